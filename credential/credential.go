@@ -1,0 +1,112 @@
+// Package credential holds the Credential type that proves a consumer's identity,
+// the Scheme interface each authentication method implements, and the data-plane
+// Match an authenticator returns. Each scheme lives in a sub-package (keyauth, ...).
+package credential
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/validation"
+)
+
+// Credential attaches one authentication method to a consumer. A consumer may
+// hold several credentials, of the same scheme or of different ones.
+type Credential struct {
+	// ID identifies the credential; generated when empty.
+	ID string `json:"id"`
+	// Consumer is the username of the owning consumer. It comes from the URL,
+	// never from a request body.
+	Consumer string `json:"-"`
+	// Name is unique among the consumer's credentials.
+	Name string `json:"name"`
+	// Plugins holds exactly one authentication plugin (key-auth, ...) and its
+	// settings. Once stored, secrets in it are sealed (hashed or encrypted) by
+	// the scheme; see Scheme.
+	Plugins map[string]json.RawMessage `json:"plugins"`
+	// AuthorizedEntities lists the service groups and routes the credential may
+	// call: "group_<id>", "route_<id>", "api_<id>", or a bare group id.
+	AuthorizedEntities []string `json:"authorized_entities,omitempty"`
+	// Enabled is true unless the credential was switched off.
+	Enabled bool `json:"enabled"`
+	// ExpiresAt, when set, is the instant from which the credential
+	// authenticates nothing.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Lookup is the scheme's unique index value (for key-auth, the hash of the
+	// key). The store refuses two credentials with the same Lookup.
+	Lookup string `json:"-"`
+	// CreatedAt and UpdatedAt are set by the store.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Active reports whether the credential may authenticate a request at now.
+func (c *Credential) Active(now time.Time) bool {
+	return c.Enabled && (c.ExpiresAt == nil || now.Before(*c.ExpiresAt))
+}
+
+// Scheme returns the name of the credential's authentication plugin, or "" when
+// it does not hold exactly one plugin.
+func (c *Credential) Scheme() string {
+	if len(c.Plugins) != 1 {
+		return ""
+	}
+	for name := range c.Plugins {
+		return name
+	}
+	return ""
+}
+
+// Validate checks the credential's own fields and that it names exactly one
+// plugin for which isScheme returns true. It returns a *validation.Error naming
+// every invalid field. The plugin's settings are checked by its Scheme.
+func (c *Credential) Validate(isScheme func(name string) bool) error {
+	var e validation.Error
+	if c.ID != "" && !consumer.ValidName(c.ID) {
+		e.Add("id", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		e.Add("name", "is required")
+	} else if len(c.Name) > consumer.MaxUsernameLen {
+		e.Add("name", "must be at most 512 characters")
+	}
+	switch len(c.Plugins) {
+	case 0:
+		e.Add("plugins", "must hold exactly one authentication plugin")
+	case 1:
+		for name := range c.Plugins {
+			if !isScheme(name) {
+				e.Add("plugins."+name, "is not an authentication plugin")
+			}
+		}
+	default:
+		e.Add("plugins", "must hold exactly one authentication plugin, not several")
+	}
+	for i, ent := range c.AuthorizedEntities {
+		if _, _, err := ParseEntity(ent); err != nil {
+			e.Add("authorized_entities", "entry "+strconv.Itoa(i)+": "+err.Error())
+			break
+		}
+	}
+	return e.Err()
+}
+
+// Clone returns a deep copy of c.
+func (c *Credential) Clone() *Credential {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Plugins = consumer.ClonePlugins(c.Plugins)
+	if c.AuthorizedEntities != nil {
+		out.AuthorizedEntities = append([]string(nil), c.AuthorizedEntities...)
+	}
+	if c.ExpiresAt != nil {
+		t := *c.ExpiresAt
+		out.ExpiresAt = &t
+	}
+	return &out
+}

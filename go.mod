@@ -1,0 +1,10 @@
+module github.com/gatehousehq/gatehouse
+
+go 1.26
+
+require (
+	github.com/evanphx/json-patch/v5 v5.9.11 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	go.yaml.in/yaml/v2 v2.4.2 // indirect
+	sigs.k8s.io/yaml v1.6.0 // indirect
+)

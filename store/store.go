@@ -1,0 +1,131 @@
+// Package store defines where Gatehouse keeps its configuration: the Store
+// interface every back-end implements, its errors, and its change notifications.
+// Back-ends: store/memory (default); the conformance suite is store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/route"
+)
+
+// Errors every back-end returns, wrapped with detail; match them with errors.Is.
+var (
+	// ErrNotFound: the object (or the consumer that would own it) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the write would break a uniqueness rule (an existing id,
+	// username, credential name within a consumer, or credential lookup key).
+	ErrConflict = errors.New("conflict")
+)
+
+// Mutator computes the new value of an object from its current one (nil when
+// it does not exist yet). Returning an error aborts the write and is returned
+// as is. The store passes a copy: the mutator may change and return it.
+type Mutator[T any] func(cur *T) (*T, error)
+
+// ListOptions selects a page of a list. Lists are ordered by id.
+type ListOptions struct {
+	// Limit is the page size; 0 means 100. Back-ends cap it at 1000.
+	Limit int
+	// Cursor continues a previous list: the Next of its page.
+	Cursor string
+	// Labels keeps only objects whose labels hold every pair (consumers).
+	Labels map[string]string
+}
+
+// Page is one page of a list.
+type Page[T any] struct {
+	// Items in id order.
+	Items []*T
+	// Total counts every object that matches the filter, on all pages.
+	Total int
+	// Next is the cursor of the following page, or "" on the last one.
+	Next string
+}
+
+// Snapshot is the whole configuration at one instant.
+type Snapshot struct {
+	Consumers   []*consumer.Consumer
+	Credentials []*credential.Credential
+	Routes      []*route.Route
+}
+
+// Kind names what a Change is about.
+type Kind uint8
+
+// Change kinds.
+const (
+	// KindReset means changes may have been missed: reload everything.
+	KindReset Kind = iota
+	KindConsumer
+	KindCredential
+	KindRoute
+)
+
+// Change tells a watcher that one object was written or deleted. It carries
+// keys, not values: the watcher reads the current value back, so that changes
+// can be applied in any order and more than once.
+type Change struct {
+	Kind Kind
+	// Deleted is true when the object no longer exists.
+	Deleted bool
+	// Consumer is the username for consumer and credential changes.
+	Consumer string
+	// ID is the credential or route id.
+	ID string
+}
+
+// Store keeps consumers, credentials and routes. Implementations are safe for
+// concurrent use and every write is atomic: a write that fails changes nothing.
+// Values passed in and returned are copies owned by the caller.
+type Store interface {
+	// GetConsumer returns the consumer named username.
+	GetConsumer(ctx context.Context, username string) (*consumer.Consumer, error)
+	// PutConsumer creates or replaces the consumer named username with what fn
+	// returns, atomically. The result must keep the username. created is true
+	// when it did not exist. Timestamps are set by the store.
+	PutConsumer(ctx context.Context, username string, fn Mutator[consumer.Consumer]) (c *consumer.Consumer, created bool, err error)
+	// DeleteConsumer deletes the consumer and every credential it holds.
+	DeleteConsumer(ctx context.Context, username string) error
+	// ListConsumers returns a page of consumers ordered by username.
+	ListConsumers(ctx context.Context, opts ListOptions) (Page[consumer.Consumer], error)
+
+	// GetCredential returns the credential id of the consumer username.
+	GetCredential(ctx context.Context, username, id string) (*credential.Credential, error)
+	// PutCredential creates or replaces credential id of the consumer username
+	// with what fn returns, atomically. ErrNotFound when the consumer does not
+	// exist; ErrConflict when another credential of the consumer has the same
+	// name, or any credential has the same Lookup.
+	PutCredential(ctx context.Context, username, id string, fn Mutator[credential.Credential]) (c *credential.Credential, created bool, err error)
+	// DeleteCredential deletes credential id of the consumer username.
+	DeleteCredential(ctx context.Context, username, id string) error
+	// ListCredentials returns a page of the consumer's credentials ordered by
+	// id; ErrNotFound when the consumer does not exist.
+	ListCredentials(ctx context.Context, username string, opts ListOptions) (Page[credential.Credential], error)
+
+	// GetRoute returns the route id.
+	GetRoute(ctx context.Context, id string) (*route.Route, error)
+	// PutRoute creates or replaces route id with what fn returns, atomically.
+	PutRoute(ctx context.Context, id string, fn Mutator[route.Route]) (r *route.Route, created bool, err error)
+	// DeleteRoute deletes route id.
+	DeleteRoute(ctx context.Context, id string) error
+	// ListRoutes returns a page of routes ordered by id.
+	ListRoutes(ctx context.Context, opts ListOptions) (Page[route.Route], error)
+
+	// Snapshot returns the whole configuration.
+	Snapshot(ctx context.Context) (*Snapshot, error)
+	// Watch delivers a Change for every write made from now on, until ctx is
+	// done, when the channel is closed. A watcher that falls behind receives a
+	// KindReset change instead of blocking writers. To build a view, call Watch,
+	// then Snapshot, then apply the changes that follow.
+	Watch(ctx context.Context) (<-chan Change, error)
+}
+
+// MaxListLimit is the largest page size a list returns.
+const MaxListLimit = 1000
+
+// DefaultListLimit is the page size when ListOptions.Limit is 0.
+const DefaultListLimit = 100
