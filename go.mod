@@ -3,8 +3,12 @@ module github.com/gatehousehq/gatehouse
 go 1.26
 
 require (
-	github.com/evanphx/json-patch/v5 v5.9.11 // indirect
-	github.com/stretchr/testify v1.12.1 // indirect
+	github.com/evanphx/json-patch/v5 v5.9.11
+	github.com/stretchr/testify v1.12.1
+	sigs.k8s.io/yaml v1.6.0
+)
+
+require (
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
 )

@@ -69,3 +69,9 @@ func (e *AuthError) Error() string { return e.Message }
 
 // Is reports whether target is ErrUnauthorized.
 func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
+
+// Finder finds a live credential by its Lookup. Authenticators call it with a
+// lookup they computed from the request; the data plane's view implements it.
+type Finder interface {
+	Find(lookup []byte) (*Match, bool)
+}

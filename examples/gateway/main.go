@@ -1,0 +1,173 @@
+// Command gateway is the reference Gatehouse gateway: the library assembled
+// into a complete API gateway with a data plane and an admin API.
+//
+//	go run ./examples/gateway [-listen 127.0.0.1:8000] [-admin-listen 127.0.0.1:8080] [-admin-key KEY] ...
+//
+// Every flag can also be set by an environment variable (see -h).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/store/memory"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the gateway's settings, from flags or their environment variables.
+type options struct {
+	listen, adminListen, adminKey, gatewayID, store, limiter, config string
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+env+")")
+	}
+	str(&o.listen, "listen", "GATEHOUSE_LISTEN", "127.0.0.1:8000", "data plane address")
+	str(&o.adminListen, "admin-listen", "GATEHOUSE_ADMIN_LISTEN", "127.0.0.1:8080", "admin API address")
+	str(&o.adminKey, "admin-key", "GATEHOUSE_ADMIN_KEY", "", "admin API key; a random one is generated and printed when empty")
+	str(&o.gatewayID, "gateway-id", "GATEHOUSE_GATEWAY_ID", "default", "the gateway this data plane serves")
+	str(&o.store, "store", "GATEHOUSE_STORE", "memory", "configuration store: memory")
+	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory")
+	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return o, nil
+}
+
+func openStore(spec string) (store.Store, error) {
+	switch {
+	case spec == "memory":
+		return memory.New(), nil
+	case strings.HasPrefix(spec, "sqlite:"), strings.HasPrefix(spec, "postgres:"), strings.HasPrefix(spec, "postgresql:"):
+		return nil, fmt.Errorf("-store %q: this build supports only the memory store", redact(spec))
+	default:
+		return nil, fmt.Errorf("-store %q: want memory, sqlite:///path/file.db or postgres://...", redact(spec))
+	}
+}
+
+// redact hides a password in a store URL before it is printed.
+func redact(spec string) string {
+	if i := strings.Index(spec, "://"); i >= 0 {
+		if at := strings.LastIndex(spec, "@"); at > i {
+			if colon := strings.Index(spec[i+3:at], ":"); colon >= 0 {
+				return spec[:i+3+colon] + ":xxxxx" + spec[at:]
+			}
+		}
+	}
+	return spec
+}
+
+// run starts the gateway and serves until ctx is done.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if o.limiter != "memory" {
+		return fmt.Errorf("-limiter %q: this build supports only the memory limiter", redact(o.limiter))
+	}
+	st, err := openStore(o.store)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	gw, err := gatehouse.New(ctx, st, gatehouse.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+
+	generated := o.adminKey == ""
+	if generated {
+		var b [24]byte
+		_, _ = rand.Read(b[:])
+		o.adminKey = base64.RawURLEncoding.EncodeToString(b[:])
+	}
+	adminHandler := gw.AdminHandler(admin.WithKey(o.adminKey))
+	if o.config != "" {
+		if err := applyConfig(ctx, o.config, adminHandler, o.adminKey); err != nil {
+			return fmt.Errorf("-config %s: %w", o.config, err)
+		}
+	}
+
+	dataLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("-listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", o.adminListen)
+	if err != nil {
+		dataLn.Close()
+		return fmt.Errorf("-admin-listen: %w", err)
+	}
+	servers := []*http.Server{newServer(gw.Router(), log), newServer(adminHandler, log)}
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(dataLn) }()
+	go func() { errc <- servers[1].Serve(adminLn) }()
+
+	if generated {
+		fmt.Fprintf(stdout, "admin key (generated, shown once): %s\n", o.adminKey)
+	}
+	fmt.Fprintf(stdout, "gateway %q, store %s, limiter %s\n", o.gatewayID, redact(o.store), o.limiter)
+	fmt.Fprintf(stdout, "data plane listening on %s\n", dataLn.Addr())
+	fmt.Fprintf(stdout, "admin API listening on %s\n", adminLn.Addr())
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	fmt.Fprintln(stdout, "gateway stopped")
+	return nil
+}
+
+func newServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}

@@ -1,0 +1,254 @@
+package gatehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+// Gateway protects routes with the consumers, credentials and plugins held in
+// a store. Create one with New; it is safe for concurrent use.
+type Gateway struct {
+	store  store.Store
+	reg    *plugin.Registry
+	log    *slog.Logger
+	now    func() time.Time
+	retry  time.Duration
+	view   *view
+	routes atomic.Pointer[routeSet]
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	closed sync.Once
+}
+
+// BuiltinPlugins returns the definitions every Gateway registers.
+func BuiltinPlugins() []plugin.Definition {
+	return []plugin.Definition{keyauth.Definition{}}
+}
+
+// New loads the configuration held by s, declares the routes given with
+// WithRoutes, and keeps the gateway's view of s fresh until Close. ctx bounds
+// the initial load only.
+func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
+	cfg := config{logger: slog.Default(), now: time.Now, retry: time.Second}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	reg := plugin.NewRegistry()
+	for _, d := range append(BuiltinPlugins(), cfg.plugins...) {
+		if err := reg.Register(d); err != nil {
+			return nil, fmt.Errorf("gatehouse: %w", err)
+		}
+	}
+	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, view: newView(), done: make(chan struct{})}
+	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
+
+	for i := range cfg.routes {
+		if err := g.declare(ctx, cfg.routes[i]); err != nil {
+			return nil, err
+		}
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	changes, err := s.Watch(runCtx)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("gatehouse: watch store: %w", err)
+	}
+	if err := g.reload(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	g.cancel = cancel
+	go g.run(runCtx, changes)
+	return g, nil
+}
+
+// declare creates a code-declared route unless one with its id exists.
+func (g *Gateway) declare(ctx context.Context, r route.Route) error {
+	if r.ID == "" {
+		return fmt.Errorf("gatehouse: a route declared in code needs an id")
+	}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("gatehouse: route %q: %w", r.ID, err)
+	}
+	if err := g.reg.Validate("plugins", r.Plugins); err != nil {
+		return fmt.Errorf("gatehouse: route %q: %w", r.ID, err)
+	}
+	_, _, err := g.store.PutRoute(ctx, r.ID, func(cur *route.Route) (*route.Route, error) {
+		if cur != nil {
+			return nil, errExists
+		}
+		return r.Clone(), nil
+	})
+	if err != nil && !errors.Is(err, errExists) {
+		return fmt.Errorf("gatehouse: declare route %q: %w", r.ID, err)
+	}
+	return nil
+}
+
+var errExists = errors.New("exists")
+
+// Registry returns the gateway's plugin registry (built-in plugins and those
+// given with WithPlugins).
+func (g *Gateway) Registry() *plugin.Registry { return g.reg }
+
+// Store returns the store the gateway reads.
+func (g *Gateway) Store() store.Store { return g.store }
+
+// Close stops following the store. Handlers keep serving the last view.
+func (g *Gateway) Close() error {
+	g.closed.Do(func() {
+		g.cancel()
+		<-g.done
+	})
+	return nil
+}
+
+// reload reads the whole configuration and replaces the view.
+func (g *Gateway) reload(ctx context.Context) error {
+	snap, err := g.store.Snapshot(ctx)
+	if err != nil {
+		return fmt.Errorf("gatehouse: read store: %w", err)
+	}
+	g.view.load(snap)
+	rs := &routeSet{byID: make(map[string]*compiledRoute, len(snap.Routes))}
+	for _, r := range snap.Routes {
+		rs.byID[r.ID] = g.compile(r)
+	}
+	rs.freeze()
+	g.routes.Store(rs)
+	return nil
+}
+
+// run applies store changes to the view until ctx is done. After a failed
+// read it reloads everything, retrying until the store answers; the last good
+// view keeps serving meanwhile.
+func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
+	defer close(g.done)
+	var retry <-chan time.Time
+	failing := false
+	fail := func(err error) {
+		if !failing {
+			g.log.Error("gatehouse: store unreachable; serving the last good view", "err", err)
+			failing = true
+		}
+		retry = time.After(g.retry)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry:
+			retry = nil
+			if err := g.reload(ctx); err != nil {
+				fail(err)
+				continue
+			}
+			if failing {
+				g.log.Info("gatehouse: store reachable again")
+				failing = false
+			}
+		case ch, ok := <-changes:
+			if !ok {
+				if ctx.Err() != nil {
+					return
+				}
+				var err error
+				changes, err = g.store.Watch(ctx)
+				if err != nil {
+					changes = nil
+				}
+				fail(errors.New("change feed closed"))
+				continue
+			}
+			if retry != nil {
+				continue // a full reload is due anyway
+			}
+			if err := g.apply(ctx, ch); err != nil {
+				fail(err)
+			}
+		}
+	}
+}
+
+// apply reads back the object a change names and updates the view with it.
+func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
+	switch ch.Kind {
+	case store.KindConsumer:
+		c, err := g.store.GetConsumer(ctx, ch.Consumer)
+		if errors.Is(err, store.ErrNotFound) {
+			g.view.setConsumer(ch.Consumer, nil)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		known := g.view.hasConsumer(ch.Consumer)
+		g.view.setConsumer(ch.Consumer, c)
+		if !known {
+			return g.loadCredentials(ctx, ch.Consumer)
+		}
+	case store.KindCredential:
+		if !g.view.hasConsumer(ch.Consumer) {
+			return g.apply(ctx, store.Change{Kind: store.KindConsumer, Consumer: ch.Consumer})
+		}
+		cr, err := g.store.GetCredential(ctx, ch.Consumer, ch.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			g.view.setCredential(ch.Consumer, ch.ID, nil)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		g.view.setCredential(ch.Consumer, ch.ID, cr)
+	case store.KindRoute:
+		r, err := g.store.GetRoute(ctx, ch.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		g.setRoute(ch.ID, r)
+	default:
+		return g.reload(ctx)
+	}
+	return nil
+}
+
+// loadCredentials adds every credential of a consumer new to the view.
+func (g *Gateway) loadCredentials(ctx context.Context, username string) error {
+	opts := store.ListOptions{Limit: store.MaxListLimit}
+	for {
+		page, err := g.store.ListCredentials(ctx, username, opts)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, cr := range page.Items {
+			g.view.setCredential(username, cr.ID, cr)
+		}
+		if page.Next == "" {
+			return nil
+		}
+		opts.Cursor = page.Next
+	}
+}
+
+// AdminHandler returns the admin API over the gateway's store and plugin
+// registry. Mount it under any prefix with http.StripPrefix; give it a key
+// with admin.WithKey (without one it refuses every request).
+func (g *Gateway) AdminHandler(opts ...admin.Option) http.Handler {
+	return admin.New(g.store, g.reg, append([]admin.Option{admin.WithLogger(g.log)}, opts...)...)
+}

@@ -1,0 +1,40 @@
+package gatehouse
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/route"
+)
+
+// Option configures a Gateway.
+type Option func(*config)
+
+type config struct {
+	logger  *slog.Logger
+	plugins []plugin.Definition
+	routes  []route.Route
+	now     func() time.Time
+	retry   time.Duration
+}
+
+// WithLogger sets the logger; the default is slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// WithPlugins registers plugin definitions beside the built-in ones.
+func WithPlugins(defs ...plugin.Definition) Option {
+	return func(c *config) { c.plugins = append(c.plugins, defs...) }
+}
+
+// WithRoutes declares routes in code. Each is created in the store at start
+// when no route with its id exists; one that exists is left as it is, so that
+// changes made through the admin API survive a restart.
+func WithRoutes(routes ...route.Route) Option {
+	return func(c *config) { c.routes = append(c.routes, routes...) }
+}
+
+// WithRetryInterval sets how long the gateway waits before it reads the store
+// again after a failed read; the default is one second. The last good view
+// keeps serving meanwhile.
+func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retry = d } }

@@ -1,0 +1,191 @@
+package gatehouse
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/route"
+)
+
+// Authenticator is implemented by authentication plugins (key-auth, ...):
+// they identify the consumer behind a request before any other plugin runs.
+type Authenticator interface {
+	plugin.Plugin
+	// Authenticate returns the credential the request presents, found with f,
+	// or a *credential.AuthError saying why there is none.
+	Authenticate(r *http.Request, f credential.Finder) (*credential.Match, error)
+	// AnonymousConsumer names the consumer a request that fails
+	// authentication runs as, or "" when such requests are refused.
+	AnonymousConsumer() string
+}
+
+// compiledRoute is a route with its plugins compiled, ready for requests.
+type compiledRoute struct {
+	route *route.Route
+	auths []Authenticator
+	any   bool
+	// entities are the authorized entities that admit a credential on this
+	// route: "route_<id>" and "group_<g>" for each of its groups. Empty when the
+	// route has no groups: any authenticated consumer may call it.
+	entities []string
+	proxy    *httputil.ReverseProxy
+	// err is set when the stored route cannot be compiled (a plugin it names
+	// is no longer registered, say): its requests fail closed with 500.
+	err error
+}
+
+// routeSet is one immutable generation of compiled routes.
+type routeSet struct {
+	byID  map[string]*compiledRoute
+	table route.Table[*compiledRoute]
+}
+
+func (rs *routeSet) freeze() {
+	ids := make([]string, 0, len(rs.byID))
+	for id := range rs.byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if cr := rs.byID[id]; cr.route.Backend != nil {
+			rs.table.Add(cr.route, cr)
+		}
+	}
+	rs.table.Freeze()
+}
+
+// setRoute replaces (or with r == nil removes) one route and publishes a new
+// route set; only the changed route is compiled again.
+func (g *Gateway) setRoute(id string, r *route.Route) {
+	old := g.routes.Load()
+	rs := &routeSet{byID: make(map[string]*compiledRoute, len(old.byID)+1)}
+	for k, v := range old.byID {
+		rs.byID[k] = v
+	}
+	if r == nil {
+		delete(rs.byID, id)
+	} else {
+		rs.byID[id] = g.compile(r)
+	}
+	rs.freeze()
+	g.routes.Store(rs)
+}
+
+func (g *Gateway) compile(r *route.Route) *compiledRoute {
+	cr := &compiledRoute{route: r, any: r.Mode() == route.AuthAny}
+	if len(r.Groups) > 0 {
+		cr.entities = append(cr.entities, credential.EntityRoute+"_"+r.ID)
+		for _, grp := range r.Groups {
+			cr.entities = append(cr.entities, credential.EntityGroup+"_"+grp)
+		}
+	}
+	type ranked struct {
+		a        Authenticator
+		priority int
+	}
+	var auths []ranked
+	for name, settings := range r.Plugins {
+		def, ok := g.reg.Lookup(name)
+		if !ok {
+			cr.err = fmt.Errorf("route %q: plugin %q is not registered", r.ID, name)
+			break
+		}
+		p, err := def.New(settings)
+		if err != nil {
+			cr.err = fmt.Errorf("route %q: plugin %q: %w", r.ID, name, err)
+			break
+		}
+		if a, ok := p.(Authenticator); ok {
+			auths = append(auths, ranked{a, def.Priority()})
+		}
+	}
+	sort.Slice(auths, func(i, j int) bool {
+		if auths[i].priority != auths[j].priority {
+			return auths[i].priority < auths[j].priority
+		}
+		return auths[i].a.Name() < auths[j].a.Name()
+	})
+	for _, a := range auths {
+		cr.auths = append(cr.auths, a.a)
+	}
+	if cr.err != nil {
+		g.log.Error("gatehouse: route cannot be served", "route", r.ID, "err", cr.err)
+	}
+	if r.Backend != nil && cr.err == nil {
+		cr.proxy, cr.err = g.newProxy(r)
+	}
+	return cr
+}
+
+// newProxy builds the reverse proxy to a route's backend.
+func (g *Gateway) newProxy(r *route.Route) (*httputil.ReverseProxy, error) {
+	target, err := url.Parse(r.Backend.Target)
+	if err != nil {
+		return nil, fmt.Errorf("route %q: backend target: %w", r.ID, err)
+	}
+	id := r.ID
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			if p, ok := pr.In.Context().Value(stripKey{}).(string); ok {
+				pr.Out.URL.Path = stripPrefix(pr.Out.URL.Path, p)
+				pr.Out.URL.RawPath = ""
+			}
+			pr.SetURL(target)
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			g.log.Warn("gatehouse: backend unavailable", "route", id, "err", err)
+			writeMessage(w, http.StatusBadGateway, "upstream unavailable")
+		},
+	}, nil
+}
+
+type stripKey struct{}
+
+func stripPrefix(path, prefix string) string {
+	rest := strings.TrimPrefix(path, prefix)
+	if !strings.HasPrefix(rest, "/") {
+		rest = "/" + rest
+	}
+	return rest
+}
+
+// authorized reports whether a credential's authorized entities admit it on
+// the route.
+func (cr *compiledRoute) authorized(c *credential.Credential) bool {
+	if len(cr.entities) == 0 {
+		return true
+	}
+	if c == nil {
+		return false
+	}
+	for _, want := range cr.entities {
+		for _, have := range c.AuthorizedEntities {
+			if entityMatches(have, want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// entityMatches reports whether an authorized entity as written on a
+// credential (have) names want ("group_x" or "route_x"). A bare id names a group.
+func entityMatches(have, want string) bool {
+	if have == want {
+		return true
+	}
+	for _, p := range [...]string{"group_", "route_", "api_"} {
+		if strings.HasPrefix(have, p) {
+			return false
+		}
+	}
+	const g = "group_"
+	return len(want) == len(g)+len(have) && strings.HasPrefix(want, g) && want[len(g):] == have
+}

@@ -1,0 +1,168 @@
+package gatehouse
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
+)
+
+// Messages the data plane answers with, beside each scheme's own.
+const (
+	MsgRouteNotFound   = "404 Route Not Found"
+	MsgNotAuthorized   = "The consumer is not authorized on this route"
+	MsgAuthFailed      = "Authorization Failed"
+	MsgInvalidUser     = "Invalid user authorization"
+	MsgRouteMisconfig  = "route is misconfigured"
+	MsgConsumerChanged = "credentials name different consumers"
+)
+
+// Protect returns a handler that runs the plugins of the stored route routeID
+// before next: it authenticates the caller, checks that the credential is
+// authorized on the route, tells next who the caller is (consumer.FromContext
+// and the X-Consumer-* headers), or answers the request itself (401, 403). The
+// route's configuration is read on every request from the gateway's view, so
+// admin changes apply without re-wrapping. A route that does not exist
+// answers 404.
+func (g *Gateway) Protect(routeID string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cr, ok := g.routes.Load().byID[routeID]
+		if !ok {
+			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
+			return
+		}
+		g.serve(w, r, cr, next)
+	})
+}
+
+// Middleware returns Protect for routeID as a middleware, for routers such as
+// http.ServeMux wrappers and chi (r.With(gw.Middleware("orders"))).
+func (g *Gateway) Middleware(routeID string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler { return g.Protect(routeID, next) }
+}
+
+// Router returns a handler that serves every stored route with a backend:
+// the longest path prefix that matches the request (and allows its method)
+// wins; the route's plugins run, then the request is proxied to the backend.
+// Requests no route matches get 404.
+func (g *Gateway) Router() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cr, prefix, ok := g.routes.Load().table.Match(r.Method, r.URL.Path)
+		if !ok {
+			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
+			return
+		}
+		if cr.route.Frontend.StripPath {
+			r = r.WithContext(context.WithValue(r.Context(), stripKey{}, prefix))
+		}
+		g.serve(w, r, cr, cr.proxy)
+	})
+}
+
+// serve is the request path: strip forged identity headers, authenticate,
+// authorize, then hand over to next.
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRoute, next http.Handler) {
+	if cr.err != nil {
+		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)
+		return
+	}
+	h := r.Header
+	for _, name := range identityHeaders {
+		delete(h, name)
+	}
+	if len(cr.auths) == 0 {
+		next.ServeHTTP(w, r)
+		return
+	}
+	m, fail := g.authenticate(r, cr)
+	if fail != nil {
+		writeAuthError(w, fail)
+		return
+	}
+	if !m.Identity.Anonymous && !cr.authorized(m.Credential) {
+		writeMessage(w, http.StatusForbidden, MsgNotAuthorized)
+		return
+	}
+	for k, v := range m.Headers {
+		h[k] = v
+	}
+	next.ServeHTTP(w, r.WithContext(consumer.NewContext(r.Context(), &m.Identity)))
+}
+
+var (
+	errAuthFailed      = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgAuthFailed}
+	errInvalidUser     = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalidUser}
+	errConsumerChanged = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgConsumerChanged}
+)
+
+// authenticate runs the route's authentication plugins under its auth mode.
+func (g *Gateway) authenticate(r *http.Request, cr *compiledRoute) (*credential.Match, *credential.AuthError) {
+	var (
+		match *credential.Match
+		first *credential.AuthError
+	)
+	for _, a := range cr.auths {
+		m, err := a.Authenticate(r, g.view)
+		if err != nil {
+			if first == nil {
+				first = asAuthError(err)
+			}
+			if cr.any {
+				continue
+			}
+			break
+		}
+		if cr.any {
+			return m, nil
+		}
+		if match != nil && match.Identity.Consumer.Username != m.Identity.Consumer.Username {
+			first = errConsumerChanged
+			break
+		}
+		match = m
+	}
+	if first == nil {
+		return match, nil
+	}
+	if name := cr.auths[0].AnonymousConsumer(); name != "" {
+		if m, ok := g.view.anonymous(name); ok {
+			return m, nil
+		}
+		return nil, errInvalidUser
+	}
+	if cr.any && len(cr.auths) > 1 {
+		return nil, errAuthFailed
+	}
+	return nil, first
+}
+
+func asAuthError(err error) *credential.AuthError {
+	if ae, ok := err.(*credential.AuthError); ok {
+		return ae
+	}
+	return &credential.AuthError{Status: http.StatusUnauthorized, Message: err.Error()}
+}
+
+func writeAuthError(w http.ResponseWriter, e *credential.AuthError) {
+	if e.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", e.Challenge)
+	}
+	status := e.Status
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	writeMessage(w, status, e.Message)
+}
+
+// writeMessage answers with the data plane's error body, {"message": "..."}.
+func writeMessage(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
