@@ -162,9 +162,9 @@ func TestClientCannotForgeIdentityHeaders(t *testing.T) {
 	f.consumer(consumer.Consumer{Username: "alice"})
 	f.key("alice", "k1", "alice-secret-key")
 	forged := map[string]string{
-		"apikey":                            "alice-secret-key",
+		"apikey":                             "alice-secret-key",
 		gatehouse.HeaderConsumerUsername:     "root",
-		"x-consumer-id":                     "root",
+		"x-consumer-id":                      "root",
 		gatehouse.HeaderCredentialIdentifier: "root-cred",
 		gatehouse.HeaderConsumerGroups:       "admins",
 		gatehouse.HeaderAnonymousConsumer:    "false",
