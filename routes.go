@@ -17,9 +17,9 @@ import (
 // they identify the consumer behind a request before any other plugin runs.
 type Authenticator interface {
 	plugin.Plugin
-	// Authenticate returns the credential the request presents, found with f,
+	// Authenticate returns the credential the request presents, found in idx,
 	// or a *credential.AuthError saying why there is none.
-	Authenticate(r *http.Request, f credential.Finder) (*credential.Match, error)
+	Authenticate(r *http.Request, idx *credential.Index) (*credential.Match, error)
 	// AnonymousConsumer names the consumer a request that fails
 	// authentication runs as, or "" when such requests are refused.
 	AnonymousConsumer() string

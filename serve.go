@@ -69,10 +69,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 		return
 	}
 	h := r.Header
-	for _, name := range identityHeaders {
-		delete(h, name)
-	}
 	if len(cr.auths) == 0 {
+		for _, name := range identityHeaders {
+			delete(h, name)
+		}
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -85,8 +85,13 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 		writeMessage(w, http.StatusForbidden, MsgNotAuthorized)
 		return
 	}
-	for k, v := range m.Headers {
-		h[k] = v
+	// Client-sent identity headers are overwritten or removed: never trusted.
+	for _, f := range m.Headers {
+		if f.Values != nil {
+			h[f.Name] = f.Values
+		} else {
+			delete(h, f.Name)
+		}
 	}
 	next.ServeHTTP(w, r.WithContext(consumer.NewContext(r.Context(), &m.Identity)))
 }
@@ -104,7 +109,7 @@ func (g *Gateway) authenticate(r *http.Request, cr *compiledRoute) (*credential.
 		first *credential.AuthError
 	)
 	for _, a := range cr.auths {
-		m, err := a.Authenticate(r, g.view)
+		m, err := a.Authenticate(r, g.view.index)
 		if err != nil {
 			if first == nil {
 				first = asAuthError(err)

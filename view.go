@@ -1,7 +1,6 @@
 package gatehouse
 
 import (
-	"net/http"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -28,8 +27,9 @@ var identityHeaders = [...]string{
 // Every change is applied incrementally: its cost depends on the size of one
 // consumer, not on how many there are.
 type view struct {
-	mu        sync.RWMutex
-	byLookup  map[string]*credential.Match
+	index *credential.Index
+
+	mu        sync.RWMutex // guards consumers; writers hold it across index updates
 	consumers map[string]*consumerEntry
 }
 
@@ -37,22 +37,12 @@ type consumerEntry struct {
 	c     *consumer.Consumer
 	anon  *credential.Match
 	creds map[string]*credential.Credential // by id
-	// matches are the entries this consumer owns in byLookup, by credential id.
+	// matches are the entries this consumer owns in the index, by credential id.
 	matches map[string]*credential.Match
 }
 
-var _ credential.Finder = (*view)(nil)
-
 func newView() *view {
-	return &view{byLookup: map[string]*credential.Match{}, consumers: map[string]*consumerEntry{}}
-}
-
-// Find returns the live credential whose Lookup is lookup.
-func (v *view) Find(lookup []byte) (*credential.Match, bool) {
-	v.mu.RLock()
-	m, ok := v.byLookup[string(lookup)]
-	v.mu.RUnlock()
-	return m, ok
+	return &view{index: credential.NewIndex(), consumers: map[string]*consumerEntry{}}
 }
 
 // anonymous returns the identity of the consumer named username for requests
@@ -69,11 +59,11 @@ func (v *view) anonymous(username string) (*credential.Match, bool) {
 
 // load replaces the whole view with a snapshot.
 func (v *view) load(s *store.Snapshot) {
-	byLookup := make(map[string]*credential.Match, len(s.Credentials))
 	consumers := make(map[string]*consumerEntry, len(s.Consumers))
 	for _, c := range s.Consumers {
 		consumers[c.Username] = newEntry(c)
 	}
+	matches := make([]*credential.Match, 0, len(s.Credentials))
 	for _, cr := range s.Credentials {
 		e, ok := consumers[cr.Consumer]
 		if !ok {
@@ -82,26 +72,29 @@ func (v *view) load(s *store.Snapshot) {
 		e.creds[cr.ID] = cr
 		if m := newMatch(e.c, cr); m != nil {
 			e.matches[cr.ID] = m
-			byLookup[cr.Lookup] = m
+			matches = append(matches, m)
 		}
 	}
 	v.mu.Lock()
-	v.byLookup, v.consumers = byLookup, consumers
-	v.mu.Unlock()
+	defer v.mu.Unlock()
+	v.consumers = consumers
+	v.index.Replace(matches)
 }
 
 // setConsumer applies a consumer write (c != nil) or deletion (c == nil).
 func (v *view) setConsumer(username string, c *consumer.Consumer) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	var drop, add []*credential.Match
 	old, had := v.consumers[username]
 	if had {
 		for _, m := range old.matches {
-			v.dropMatch(m)
+			drop = append(drop, m)
 		}
 	}
 	if c == nil {
 		delete(v.consumers, username)
+		v.index.Update(drop, nil)
 		return
 	}
 	e := newEntry(c)
@@ -111,10 +104,11 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 	for id, cr := range e.creds {
 		if m := newMatch(c, cr); m != nil {
 			e.matches[id] = m
-			v.byLookup[cr.Lookup] = m
+			add = append(add, m)
 		}
 	}
 	v.consumers[username] = e
+	v.index.Update(drop, add)
 }
 
 // setCredential applies a credential write (cr != nil) or deletion. A
@@ -127,27 +121,21 @@ func (v *view) setCredential(username, id string, cr *credential.Credential) {
 	if !ok {
 		return
 	}
+	var drop, add []*credential.Match
 	if m, ok := e.matches[id]; ok {
-		v.dropMatch(m)
+		drop = append(drop, m)
 		delete(e.matches, id)
 	}
 	if cr == nil {
 		delete(e.creds, id)
-		return
+	} else {
+		e.creds[id] = cr
+		if m := newMatch(e.c, cr); m != nil {
+			e.matches[id] = m
+			add = append(add, m)
+		}
 	}
-	e.creds[id] = cr
-	if m := newMatch(e.c, cr); m != nil {
-		e.matches[id] = m
-		v.byLookup[cr.Lookup] = m
-	}
-}
-
-// dropMatch removes m from the lookup index unless another credential has
-// taken its lookup since.
-func (v *view) dropMatch(m *credential.Match) {
-	if cur, ok := v.byLookup[m.Credential.Lookup]; ok && cur == m {
-		delete(v.byLookup, m.Credential.Lookup)
-	}
+	v.index.Update(drop, add)
 }
 
 func (v *view) hasConsumer(username string) bool {
@@ -158,11 +146,12 @@ func (v *view) hasConsumer(username string) bool {
 }
 
 func newEntry(c *consumer.Consumer) *consumerEntry {
-	h := consumerHeaders(c)
-	h[HeaderAnonymousConsumer] = []string{"true"}
 	return &consumerEntry{
-		c:       c,
-		anon:    &credential.Match{Identity: consumer.Identity{Consumer: c, Anonymous: true}, Headers: h},
+		c: c,
+		anon: &credential.Match{
+			Identity: consumer.Identity{Consumer: c, Anonymous: true},
+			Headers:  identity(c, "", true),
+		},
 		creds:   map[string]*credential.Credential{},
 		matches: map[string]*credential.Match{},
 	}
@@ -174,22 +163,32 @@ func newMatch(c *consumer.Consumer, cr *credential.Credential) *credential.Match
 	if cr.Lookup == "" {
 		return nil
 	}
-	h := consumerHeaders(c)
-	h[HeaderCredentialIdentifier] = []string{cr.ID}
 	return &credential.Match{
 		Identity:   consumer.Identity{Consumer: c, CredentialID: cr.ID},
 		Credential: cr,
-		Headers:    h,
+		Headers:    identity(c, cr.ID, false),
 	}
 }
 
-func consumerHeaders(c *consumer.Consumer) http.Header {
-	h := http.Header{
-		HeaderConsumerUsername: {c.Username},
-		HeaderConsumerID:       {c.Username},
+// identity returns the identity headers of a consumer: set, or empty to be
+// removed from the request.
+func identity(c *consumer.Consumer, credentialID string, anonymous bool) []credential.HeaderField {
+	values := map[string]string{
+		HeaderConsumerUsername:     c.Username,
+		HeaderConsumerID:           c.Username,
+		HeaderCredentialIdentifier: credentialID,
+		HeaderConsumerGroups:       c.GroupID,
 	}
-	if c.GroupID != "" {
-		h[HeaderConsumerGroups] = []string{c.GroupID}
+	if anonymous {
+		values[HeaderAnonymousConsumer] = "true"
 	}
-	return h
+	out := make([]credential.HeaderField, 0, len(identityHeaders))
+	for _, name := range identityHeaders {
+		f := credential.HeaderField{Name: name}
+		if v := values[name]; v != "" {
+			f.Values = []string{v}
+		}
+		out = append(out, f)
+	}
+	return out
 }

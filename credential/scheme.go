@@ -3,7 +3,6 @@ package credential
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 )
@@ -42,9 +41,20 @@ type Match struct {
 	Identity consumer.Identity
 	// Credential is the stored credential.
 	Credential *Credential
-	// Headers are set on the request before it reaches the upstream handler
-	// (X-Consumer-Username, X-Consumer-ID, X-Credential-Identifier, ...).
-	Headers http.Header
+	// Headers are what the upstream handler is told: one entry per identity
+	// header the gateway owns (X-Consumer-Username, X-Consumer-Id, ...). An
+	// entry with values sets the header; one without removes any client-sent
+	// copy, so that a client can never forge it.
+	Headers []HeaderField
+}
+
+// HeaderField is one request header the gateway sets (or removes, when Values
+// is empty) before calling the upstream handler.
+type HeaderField struct {
+	// Name is the canonical header name.
+	Name string
+	// Values are shared between requests: never change them in place.
+	Values []string
 }
 
 // ErrUnauthorized is matched (errors.Is) by every *AuthError.
@@ -69,9 +79,3 @@ func (e *AuthError) Error() string { return e.Message }
 
 // Is reports whether target is ErrUnauthorized.
 func (e *AuthError) Is(target error) bool { return target == ErrUnauthorized }
-
-// Finder finds a live credential by its Lookup. Authenticators call it with a
-// lookup they computed from the request; the data plane's view implements it.
-type Finder interface {
-	Find(lookup []byte) (*Match, bool)
-}

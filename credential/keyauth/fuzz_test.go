@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 )
 
@@ -18,7 +19,7 @@ func FuzzExtract(f *testing.F) {
 	f.Add("", "Basic abc", "a=1&&apikey&apikey=")
 	f.Add("", "", "api%6Bey=x+y")
 	a := newAuthF(f)
-	fd := finder{}
+	fd := credential.NewIndex()
 	f.Fuzz(func(t *testing.T, header, authz, rawQuery string) {
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.URL.RawQuery = rawQuery

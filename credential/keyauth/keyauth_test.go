@@ -17,13 +17,16 @@ import (
 	"github.com/gatehousehq/gatehouse/validation"
 )
 
-// finder is a credential.Finder over sealed credentials, as the gateway's view
-// would hold them.
+// finder holds sealed credentials, as the gateway's view would.
 type finder map[string]*credential.Match
 
-func (f finder) Find(lookup []byte) (*credential.Match, bool) {
-	m, ok := f[string(lookup)]
-	return m, ok
+// index returns the credential index the gateway would build from f.
+func (f finder) index() *credential.Index {
+	x := credential.NewIndex()
+	for _, m := range f {
+		x.Update(nil, []*credential.Match{m})
+	}
+	return x
 }
 
 func (f finder) add(t *testing.T, username, key string, mutate func(*credential.Credential)) {
@@ -83,7 +86,7 @@ func TestAuthenticate(t *testing.T) {
 			a := newAuth(t, tt.settings)
 			r := httptest.NewRequest(http.MethodGet, "/x", nil)
 			tt.prepare(r)
-			m, err := a.Authenticate(r, f)
+			m, err := a.Authenticate(r, f.index())
 			if tt.user != "" {
 				require.NoError(t, err)
 				require.Equal(t, tt.user, m.Identity.Consumer.Username)
@@ -106,7 +109,7 @@ func TestHideCredentials(t *testing.T) {
 	a := newAuth(t, `{"hide_credentials":true}`)
 
 	r := httptest.NewRequest(http.MethodGet, "/x?keep=1&apikey=alice-secret-key&b=2", nil)
-	_, err := a.Authenticate(r, f)
+	_, err := a.Authenticate(r, f.index())
 	require.NoError(t, err)
 	require.Equal(t, "keep=1&b=2", r.URL.RawQuery)
 	require.Equal(t, "/x?keep=1&b=2", r.RequestURI)
@@ -114,21 +117,21 @@ func TestHideCredentials(t *testing.T) {
 	r = httptest.NewRequest(http.MethodGet, "/x", nil)
 	r.Header.Set("apikey", "alice-secret-key")
 	r.Header.Set("Authorization", "Basic other")
-	_, err = a.Authenticate(r, f)
+	_, err = a.Authenticate(r, f.index())
 	require.NoError(t, err)
 	require.Empty(t, r.Header.Get("apikey"))
 	require.Equal(t, "Basic other", r.Header.Get("Authorization"), "only the header that carried the key is removed")
 
 	r = httptest.NewRequest(http.MethodGet, "/x", nil)
 	r.Header.Set("Authorization", "Bearer alice-secret-key")
-	_, err = a.Authenticate(r, f)
+	_, err = a.Authenticate(r, f.index())
 	require.NoError(t, err)
 	require.Empty(t, r.Header.Get("Authorization"))
 
 	// Without hide_credentials the key stays.
 	b := newAuth(t, `{}`)
 	r = httptest.NewRequest(http.MethodGet, "/x?apikey=alice-secret-key", nil)
-	_, err = b.Authenticate(r, f)
+	_, err = b.Authenticate(r, f.index())
 	require.NoError(t, err)
 	require.Equal(t, "apikey=alice-secret-key", r.URL.RawQuery)
 }
@@ -153,7 +156,7 @@ func TestSettingsValidation(t *testing.T) {
 	p, err := keyauth.Definition{}.New(json.RawMessage(`{"realm":"orders"}`))
 	require.NoError(t, err)
 	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	_, err = p.(*keyauth.Authenticator).Authenticate(r, finder{})
+	_, err = p.(*keyauth.Authenticator).Authenticate(r, credential.NewIndex())
 	require.Equal(t, `Key realm="orders"`, err.(*credential.AuthError).Challenge)
 }
 

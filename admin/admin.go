@@ -1,0 +1,192 @@
+// Package admin is the mountable admin API of Gatehouse: an http.Handler that
+// manages consumers, credentials and routes in a store.Store over JSON (API.md §2–3).
+package admin
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+// DefaultMaxBody is the largest request body accepted unless WithMaxBody says
+// otherwise: 1 MiB. A larger body is answered 413.
+const DefaultMaxBody int64 = 1 << 20
+
+// Handler is the admin API. It serves
+//
+//	GET, POST               /api/consumers
+//	GET, PUT, PATCH, DELETE /api/consumers/{username}
+//	GET, POST               /api/consumers/{username}/credentials
+//	GET, PUT, PATCH, DELETE /api/consumers/{username}/credentials/{id}
+//	GET, POST               /api/routes
+//	GET, PUT, PATCH, DELETE /api/routes/{id}
+//
+// Mount it under any prefix with http.StripPrefix. Every request must carry
+// the admin key (see WithKey); a Handler without a key answers every request
+// 401. A Handler is safe for concurrent use.
+type Handler struct {
+	store  store.Store
+	reg    *plugin.Registry
+	log    *slog.Logger
+	max    int64
+	hasKey bool
+	keySum [sha256.Size]byte
+	mux    *http.ServeMux
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// Option configures a Handler.
+type Option func(*config)
+
+type config struct {
+	key     string
+	logger  *slog.Logger
+	maxBody int64
+}
+
+// WithKey sets the admin key. Requests must send it as "X-API-KEY: <key>" or
+// "Authorization: Bearer <key>". Without a key (or with an empty one) the
+// handler fails closed: every request is answered 401.
+func WithKey(key string) Option {
+	return func(c *config) { c.key = key }
+}
+
+// WithLogger sets the logger for server errors and refused requests; the
+// default is slog.Default(). Request bodies and keys are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithMaxBody sets the largest request body accepted, in bytes; a larger one
+// is answered 413. Values below 1 keep the default, DefaultMaxBody (1 MiB).
+func WithMaxBody(n int64) Option {
+	return func(c *config) { c.maxBody = n }
+}
+
+// New returns the admin handler for s. Plugin settings on consumers and
+// routes are validated by reg, and credential secrets are sealed by the
+// credential.Scheme registered in reg under the credential's plugin name. A
+// nil reg is an empty registry: every plugin is then refused. New panics when
+// s is nil.
+func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
+	if s == nil {
+		panic("admin: New called with a nil store")
+	}
+	cfg := config{maxBody: DefaultMaxBody}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.maxBody < 1 {
+		cfg.maxBody = DefaultMaxBody
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if reg == nil {
+		reg = plugin.NewRegistry()
+	}
+	h := &Handler{
+		store:  s,
+		reg:    reg,
+		log:    cfg.logger,
+		max:    cfg.maxBody,
+		hasKey: cfg.key != "",
+		keySum: sha256.Sum256([]byte(cfg.key)),
+		mux:    http.NewServeMux(),
+	}
+	h.routes()
+	return h
+}
+
+const (
+	allowCollection = "GET, HEAD, POST"
+	allowItem       = "GET, HEAD, PUT, PATCH, DELETE"
+)
+
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /api/consumers", h.listConsumers)
+	m.HandleFunc("POST /api/consumers", h.createConsumer)
+	m.HandleFunc("GET /api/consumers/{username}", h.getConsumer)
+	m.HandleFunc("PUT /api/consumers/{username}", h.putConsumer)
+	m.HandleFunc("PATCH /api/consumers/{username}", h.patchConsumer)
+	m.HandleFunc("DELETE /api/consumers/{username}", h.deleteConsumer)
+
+	m.HandleFunc("GET /api/consumers/{username}/credentials", h.listCredentials)
+	m.HandleFunc("POST /api/consumers/{username}/credentials", h.createCredential)
+	m.HandleFunc("GET /api/consumers/{username}/credentials/{id}", h.getCredential)
+	m.HandleFunc("PUT /api/consumers/{username}/credentials/{id}", h.putCredential)
+	m.HandleFunc("PATCH /api/consumers/{username}/credentials/{id}", h.patchCredential)
+	m.HandleFunc("DELETE /api/consumers/{username}/credentials/{id}", h.deleteCredential)
+
+	m.HandleFunc("GET /api/routes", h.listRoutes)
+	m.HandleFunc("POST /api/routes", h.createRoute)
+	m.HandleFunc("GET /api/routes/{id}", h.getRoute)
+	m.HandleFunc("PUT /api/routes/{id}", h.putRoute)
+	m.HandleFunc("PATCH /api/routes/{id}", h.patchRoute)
+	m.HandleFunc("DELETE /api/routes/{id}", h.deleteRoute)
+
+	// Patterns without a method are less specific than the ones above: they
+	// catch a known path with another method and answer 405 in JSON.
+	for path, allow := range map[string]string{
+		"/api/consumers":                             allowCollection,
+		"/api/consumers/{username}":                  allowItem,
+		"/api/consumers/{username}/credentials":      allowCollection,
+		"/api/consumers/{username}/credentials/{id}": allowItem,
+		"/api/routes":                                allowCollection,
+		"/api/routes/{id}":                           allowItem,
+	} {
+		m.HandleFunc(path, methodNotAllowed(allow))
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newError(http.StatusNotFound, codeNotFound, "no admin endpoint at this path"))
+	})
+}
+
+// ServeHTTP checks the admin key, then serves the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.authorized(r) {
+		h.log.DebugContext(r.Context(), "admin: request refused: missing or wrong admin key",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-admin"`)
+		writeError(w, newError(http.StatusUnauthorized, codeUnauthorized,
+			"a valid admin key is required: send X-API-KEY: <key> or Authorization: Bearer <key>"))
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// authorized compares SHA-256 digests of the presented and configured keys in
+// constant time, so that neither the key nor its length leaks through timing.
+func (h *Handler) authorized(r *http.Request) bool {
+	presented := r.Header.Get("X-API-KEY")
+	if presented == "" {
+		presented = bearer(r.Header.Get("Authorization"))
+	}
+	sum := sha256.Sum256([]byte(presented))
+	match := subtle.ConstantTimeCompare(sum[:], h.keySum[:]) == 1
+	return h.hasKey && presented != "" && match
+}
+
+// bearer returns the token of an "Authorization: Bearer <token>" value, or "".
+func bearer(v string) string {
+	const prefix = "bearer "
+	if len(v) <= len(prefix) || !strings.EqualFold(v[:len(prefix)], prefix) {
+		return ""
+	}
+	return strings.TrimSpace(v[len(prefix):])
+}
+
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, newError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			"method "+r.Method+" is not allowed here; allowed: "+allow))
+	}
+}

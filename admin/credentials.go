@@ -1,0 +1,289 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/validation"
+)
+
+func credentialMessages(username, id string) messages {
+	return messages{
+		notFound: fmt.Sprintf("credential %q of consumer %q not found", id, username),
+		conflict: fmt.Sprintf("credential %q of consumer %q conflicts with another credential", id, username),
+	}
+}
+
+// scheme returns the credential.Scheme registered under name.
+func (h *Handler) scheme(name string) (credential.Scheme, bool) {
+	d, ok := h.reg.Lookup(name)
+	if !ok {
+		return nil, false
+	}
+	s, ok := d.(credential.Scheme)
+	return s, ok
+}
+
+func (h *Handler) isScheme(name string) bool {
+	_, ok := h.scheme(name)
+	return ok
+}
+
+// credentialView is what a response shows of a stored credential: the
+// scheme's redacted settings, or reveal (a generated secret, shown once) when
+// not nil.
+func (h *Handler) credentialView(c *credential.Credential, reveal json.RawMessage) *credential.Credential {
+	out := c.Clone()
+	out.CreatedAt, out.UpdatedAt = out.CreatedAt.UTC(), out.UpdatedAt.UTC()
+	plugins := make(map[string]json.RawMessage, len(out.Plugins))
+	for name, stored := range out.Plugins {
+		switch s, ok := h.scheme(name); {
+		case reveal != nil:
+			plugins[name] = reveal
+		case ok:
+			plugins[name] = s.Redact(stored)
+		default:
+			// No scheme to redact with: show nothing rather than a secret.
+			plugins[name] = json.RawMessage("{}")
+		}
+	}
+	out.Plugins = plugins
+	return out
+}
+
+// sealCredential validates next (whose Consumer and ID are already set) and
+// seals its secrets with its scheme; prev is the stored credential being
+// replaced, or nil. It returns the Reveal of the seal.
+func (h *Handler) sealCredential(next, prev *credential.Credential) (json.RawMessage, error) {
+	next.Lookup = ""
+	if prev != nil {
+		next.CreatedAt, next.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
+	} else {
+		next.CreatedAt, next.UpdatedAt = time.Time{}, time.Time{}
+	}
+	var e validation.Error
+	e.Merge("", next.Validate(h.isScheme))
+	name := next.Scheme()
+	s, ok := h.scheme(name)
+	if !ok {
+		return nil, e.Err() // Validate named the plugins field
+	}
+	var prevSettings json.RawMessage
+	if prev != nil && prev.Scheme() == name {
+		prevSettings = prev.Plugins[name]
+	}
+	sealed, err := s.Seal(next.Plugins[name], prevSettings)
+	if err != nil {
+		e.Merge("plugins."+name, err)
+	}
+	if err := e.Err(); err != nil {
+		return nil, err
+	}
+	next.Plugins = map[string]json.RawMessage{name: sealed.Stored}
+	next.Lookup = sealed.Lookup
+	return sealed.Reveal, nil
+}
+
+// writeCredential runs build inside the store's mutator for credential id of
+// username and answers with the result. build returns the credential the
+// client asked for (from cur, nil when it does not exist); it is then
+// validated and sealed, all atomically.
+func (h *Handler) writeCredential(w http.ResponseWriter, r *http.Request, username, id string, created201 bool,
+	build func(cur *credential.Credential) (*credential.Credential, error)) {
+	var reveal json.RawMessage
+	var name string
+	out, created, err := h.store.PutCredential(r.Context(), username, id, func(cur *credential.Credential) (*credential.Credential, error) {
+		reveal, name = nil, ""
+		next, err := build(cur)
+		if err != nil {
+			return nil, err
+		}
+		next.ID, next.Consumer = id, username
+		name = next.Name
+		if reveal, err = h.sealCredential(next, cur); err != nil {
+			return nil, err
+		}
+		return next, nil
+	})
+	if err != nil {
+		var own conflict
+		if errors.Is(err, store.ErrConflict) && !errors.As(err, &own) {
+			err = h.explainConflict(r, username, id, name, err)
+		}
+		// The store's ErrNotFound on a write means the consumer is missing; a
+		// PATCH of a missing credential says so itself (notFound).
+		h.fail(w, r, err, messages{
+			notFound: consumerMessages(username).notFound,
+			conflict: credentialMessages(username, id).conflict,
+		})
+		return
+	}
+	status := http.StatusOK
+	if created || created201 {
+		status = http.StatusCreated
+		w.Header().Set("Location", location(r, "/api/consumers/"+url.PathEscape(username)+"/credentials/"+url.PathEscape(id)))
+	}
+	writeJSON(w, status, h.credentialView(out, reveal))
+}
+
+// explainConflict tells a duplicate name within the consumer from a duplicate
+// key (Lookup) across consumers, without echoing the key.
+func (h *Handler) explainConflict(r *http.Request, username, id, name string, err error) error {
+	opts := store.ListOptions{Limit: store.MaxListLimit}
+	for {
+		page, lerr := h.store.ListCredentials(r.Context(), username, opts)
+		if lerr != nil {
+			return err
+		}
+		for _, c := range page.Items {
+			if c.ID != id && c.Name == name {
+				return conflict{
+					msg:   fmt.Sprintf("consumer %q already has a credential named %q", username, name),
+					field: "name",
+				}
+			}
+		}
+		if page.Next == "" || page.Next == opts.Cursor {
+			break
+		}
+		opts.Cursor = page.Next
+	}
+	return conflict{msg: "the credential's key is already in use by another credential"}
+}
+
+func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {
+	username := r.PathValue("username")
+	opts, err := listOptions(r, false)
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	page, err := h.store.ListCredentials(r.Context(), username, opts)
+	if err != nil {
+		if badCursor(err, opts, func(o store.ListOptions) error {
+			_, err := h.store.ListCredentials(r.Context(), username, o)
+			return err
+		}) {
+			err = errBadCursor
+		}
+		h.fail(w, r, err, consumerMessages(username))
+		return
+	}
+	writeJSON(w, http.StatusOK, listOf(page, func(c *credential.Credential) *credential.Credential {
+		return h.credentialView(c, nil)
+	}))
+}
+
+func (h *Handler) getCredential(w http.ResponseWriter, r *http.Request) {
+	username, id := r.PathValue("username"), r.PathValue("id")
+	c, err := h.store.GetCredential(r.Context(), username, id)
+	if err != nil {
+		h.fail(w, r, err, credentialMessages(username, id))
+		return
+	}
+	writeJSON(w, http.StatusOK, h.credentialView(c, nil))
+}
+
+// decodeCredential reads a credential body; enabled defaults to true.
+func decodeCredential(body []byte) (*credential.Credential, error) {
+	c := credential.Credential{Enabled: true}
+	if err := decodeStrict(body, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (h *Handler) readCredential(w http.ResponseWriter, r *http.Request) (*credential.Credential, error) {
+	c := credential.Credential{Enabled: true}
+	if err := h.readJSON(w, r, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (h *Handler) createCredential(w http.ResponseWriter, r *http.Request) {
+	username := r.PathValue("username")
+	in, err := h.readCredential(w, r)
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	if in.ID == "" {
+		in.ID = newID()
+	} else if !consumer.ValidName(in.ID) {
+		// Name every invalid field without going to the store.
+		_, err := h.sealCredential(in.Clone(), nil)
+		h.fail(w, r, err, messages{})
+		return
+	}
+	id := in.ID
+	h.writeCredential(w, r, username, id, true, func(cur *credential.Credential) (*credential.Credential, error) {
+		if cur != nil {
+			return nil, conflict{msg: fmt.Sprintf("consumer %q already has a credential with id %q", username, id), field: "id"}
+		}
+		return in.Clone(), nil
+	})
+}
+
+func (h *Handler) putCredential(w http.ResponseWriter, r *http.Request) {
+	username, id := r.PathValue("username"), r.PathValue("id")
+	in, err := h.readCredential(w, r)
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	if in.ID != "" && in.ID != id {
+		h.fail(w, r, fieldMismatch("id", "id"), messages{})
+		return
+	}
+	in.ID = id
+	if !consumer.ValidName(id) {
+		_, err := h.sealCredential(in.Clone(), nil)
+		h.fail(w, r, err, messages{})
+		return
+	}
+	h.writeCredential(w, r, username, id, false, func(*credential.Credential) (*credential.Credential, error) {
+		return in.Clone(), nil
+	})
+}
+
+func (h *Handler) patchCredential(w http.ResponseWriter, r *http.Request) {
+	username, id := r.PathValue("username"), r.PathValue("id")
+	apply, err := h.readPatch(w, r)
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	msgs := credentialMessages(username, id)
+	h.writeCredential(w, r, username, id, false, func(cur *credential.Credential) (*credential.Credential, error) {
+		if cur == nil {
+			return nil, notFound{msg: msgs.notFound}
+		}
+		// The patch applies to what GET shows: secrets are not in it, and a
+		// scheme keeps the stored secret when the patch does not send one.
+		doc, err := json.Marshal(h.credentialView(cur, nil))
+		if err != nil {
+			return nil, fmt.Errorf("admin: encode credential %q of %q: %w", id, username, err)
+		}
+		if doc, err = apply(doc); err != nil {
+			return nil, err
+		}
+		return decodeCredential(doc)
+	})
+}
+
+func (h *Handler) deleteCredential(w http.ResponseWriter, r *http.Request) {
+	username, id := r.PathValue("username"), r.PathValue("id")
+	if err := h.store.DeleteCredential(r.Context(), username, id); err != nil {
+		h.fail(w, r, err, credentialMessages(username, id))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,67 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/store/memory"
+)
+
+// FuzzAdminJSON posts arbitrary bodies to every collection: the answer is
+// always JSON, and a 2xx or a 4xx, never a 500.
+func FuzzAdminJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"username":"alice"}`,
+		`{"username":"bob","labels":{"a":"b"},"plugins":{"key-auth":{"header":"x"}},"group_id":"g"}`,
+		`{"name":"main","plugins":{"key-auth":{}}}`,
+		`{"id":"c1","name":"k","plugins":{"key-auth":{"key":"abcdef123"}},"enabled":false,"expires_at":"2030-01-01T00:00:00Z","authorized_entities":["group_a"]}`,
+		`{"name":"x","plugins":{"key-auth":{},"basic-auth":{}}}`,
+		`{"frontend":{"paths":["/a"],"methods":["GET"]},"backend":{"target":"http://x:1"},"auth_mode":"any"}`,
+		`{"id":"r1","groups":["g"],"plugins":{"key-auth":{"realm":"r"}}}`,
+		`{"username":"bad name","group_id":"!"}`,
+		`{"username":`,
+		`{"a":1}{"b":2}`,
+		`[]`,
+		`null`,
+		``,
+		`"str"`,
+		`{"plugins":{"key-auth":null}}`,
+		`{"plugins":{"key-auth":"x"},"name":"n"}`,
+		`{"expires_at":"tomorrow"}`,
+		"{\"username\":\"\xff\xfe\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+	st := memory.New()
+	h := admin.New(st, plugin.NewRegistry(keyauth.Definition{}),
+		admin.WithKey(testKey), admin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	post := func(path string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(body)))
+		req.Header.Set("X-API-KEY", testKey)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if rec := post("/api/consumers", []byte(`{"username":"fuzz"}`)); rec.Code != http.StatusCreated && rec.Code != http.StatusConflict {
+			t.Fatalf("setup: %d %s", rec.Code, rec.Body)
+		}
+		for _, path := range []string{"/api/consumers", "/api/consumers/fuzz/credentials", "/api/routes"} {
+			rec := post(path, body)
+			if rec.Code >= 500 || rec.Code < 200 || (rec.Code >= 300 && rec.Code < 400) {
+				t.Fatalf("POST %s %q: status %d: %s", path, body, rec.Code, rec.Body)
+			}
+			if !json.Valid(rec.Body.Bytes()) {
+				t.Fatalf("POST %s %q: body is not JSON: %q", path, body, rec.Body)
+			}
+		}
+	})
+}

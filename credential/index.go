@@ -1,0 +1,56 @@
+package credential
+
+import "sync"
+
+// Index is the data plane's table of live credentials, keyed by Lookup. The
+// gateway keeps it in step with the store; authenticators read it with Find on
+// every request. It is safe for concurrent use, and Find does not allocate.
+type Index struct {
+	mu sync.RWMutex
+	m  map[string]*Match
+}
+
+// NewIndex returns an empty index.
+func NewIndex() *Index { return &Index{m: map[string]*Match{}} }
+
+// Find returns the live credential whose Lookup is lookup.
+func (x *Index) Find(lookup []byte) (*Match, bool) {
+	x.mu.RLock()
+	m, ok := x.m[string(lookup)]
+	x.mu.RUnlock()
+	return m, ok
+}
+
+// Len returns the number of credentials in the index.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.m)
+}
+
+// Update applies changes under one lock: every match of drop is removed (unless
+// its lookup has been taken by another credential since), then every match of
+// add is stored under its credential's Lookup.
+func (x *Index) Update(drop, add []*Match) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, m := range drop {
+		if cur, ok := x.m[m.Credential.Lookup]; ok && cur == m {
+			delete(x.m, m.Credential.Lookup)
+		}
+	}
+	for _, m := range add {
+		x.m[m.Credential.Lookup] = m
+	}
+}
+
+// Replace swaps the whole content of the index for matches.
+func (x *Index) Replace(matches []*Match) {
+	m := make(map[string]*Match, len(matches))
+	for _, v := range matches {
+		m[v.Credential.Lookup] = v
+	}
+	x.mu.Lock()
+	x.m = m
+	x.mu.Unlock()
+}

@@ -1,0 +1,438 @@
+// Package memory is the default store.Store: it keeps consumers, credentials and
+// routes in process memory, for tests, single instances and as a reference back-end.
+package memory
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// errNilResult is returned when a mutator returns neither a value nor an error.
+var errNilResult = errors.New("store: mutator returned a nil value")
+
+// credKey names a credential: the owning consumer's username and its id.
+type credKey struct {
+	username, id string
+}
+
+// Store is an in-memory store.Store. The zero value is not usable: call New.
+// It is safe for concurrent use; every value passed in or returned is a deep
+// copy. Mutators run while the store is locked, so they must not call it.
+// An undecodable ListOptions.Cursor is reported as a plain error (neither
+// store.ErrNotFound nor store.ErrConflict).
+type Store struct {
+	now func() time.Time
+
+	mu        sync.RWMutex
+	consumers map[string]*consumer.Consumer
+	creds     map[string]map[string]*credential.Credential // username → id → credential
+	names     map[string]map[string]string                 // username → name → id
+	lookups   map[string]credKey                           // Lookup → owner
+	routes    map[string]*route.Route
+	watchers  map[*watcher]struct{}
+}
+
+// Option configures a Store built by New.
+type Option func(*Store)
+
+// WithClock sets the clock the store reads CreatedAt and UpdatedAt from
+// (default time.Now). Stored times are always UTC, truncated to microseconds.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) { s.now = now }
+}
+
+// New returns an empty Store.
+func New(opts ...Option) *Store {
+	s := &Store{
+		now:       time.Now,
+		consumers: make(map[string]*consumer.Consumer),
+		creds:     make(map[string]map[string]*credential.Credential),
+		names:     make(map[string]map[string]string),
+		lookups:   make(map[string]credKey),
+		routes:    make(map[string]*route.Route),
+		watchers:  make(map[*watcher]struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// timestamp returns the store's current time as it is stored.
+func (s *Store) timestamp() time.Time {
+	return normTime(s.now())
+}
+
+func normTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// ---- consumers ----
+
+// GetConsumer returns the consumer named username.
+func (s *Store) GetConsumer(_ context.Context, username string) (*consumer.Consumer, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.consumers[username]
+	if !ok {
+		return nil, fmt.Errorf("consumer %q: %w", username, store.ErrNotFound)
+	}
+	return c.Clone(), nil
+}
+
+// PutConsumer creates or replaces the consumer named username with what fn
+// returns. An empty Username in the result is set to username; a different one
+// is an error.
+func (s *Store) PutConsumer(_ context.Context, username string, fn store.Mutator[consumer.Consumer]) (*consumer.Consumer, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, exists := s.consumers[username]
+	next, err := fn(cur.Clone())
+	if err != nil {
+		return nil, false, err
+	}
+	if next == nil {
+		return nil, false, errNilResult
+	}
+	next = next.Clone()
+	if next.Username == "" {
+		next.Username = username
+	}
+	if next.Username != username {
+		return nil, false, fmt.Errorf("store: consumer %q: mutator changed the username to %q", username, next.Username)
+	}
+	now := s.timestamp()
+	if exists {
+		next.CreatedAt = cur.CreatedAt
+	} else {
+		next.CreatedAt = now
+	}
+	next.UpdatedAt = now
+	s.consumers[username] = next
+	s.notify(store.Change{Kind: store.KindConsumer, Consumer: username})
+	return next.Clone(), !exists, nil
+}
+
+// DeleteConsumer deletes the consumer and every credential it holds. Watchers
+// see a deleted change for each credential, then one for the consumer.
+func (s *Store) DeleteConsumer(_ context.Context, username string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.consumers[username]; !ok {
+		return fmt.Errorf("consumer %q: %w", username, store.ErrNotFound)
+	}
+	creds := s.creds[username]
+	for _, id := range sortedKeys(creds) {
+		if l := creds[id].Lookup; l != "" {
+			delete(s.lookups, l)
+		}
+		s.notify(store.Change{Kind: store.KindCredential, Deleted: true, Consumer: username, ID: id})
+	}
+	delete(s.creds, username)
+	delete(s.names, username)
+	delete(s.consumers, username)
+	s.notify(store.Change{Kind: store.KindConsumer, Deleted: true, Consumer: username})
+	return nil
+}
+
+// ListConsumers returns a page of consumers ordered by username, keeping those
+// whose labels hold every pair of opts.Labels.
+func (s *Store) ListConsumers(_ context.Context, opts store.ListOptions) (store.Page[consumer.Consumer], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return list(s.consumers, opts, func(c *consumer.Consumer) bool {
+		for k, v := range opts.Labels {
+			if got, ok := c.Labels[k]; !ok || got != v {
+				return false
+			}
+		}
+		return true
+	}, (*consumer.Consumer).Clone)
+}
+
+// ---- credentials ----
+
+// GetCredential returns the credential id of the consumer username.
+func (s *Store) GetCredential(_ context.Context, username, id string) (*credential.Credential, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	c, ok := s.creds[username][id]
+	if !ok {
+		return nil, fmt.Errorf("credential %q of consumer %q: %w", id, username, store.ErrNotFound)
+	}
+	return c.Clone(), nil
+}
+
+// PutCredential creates or replaces credential id of the consumer username with
+// what fn returns. The store sets Consumer to username; an empty ID is set to id
+// and a different one is an error. Empty names and lookups are never conflicts.
+func (s *Store) PutCredential(_ context.Context, username, id string, fn store.Mutator[credential.Credential]) (*credential.Credential, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.consumers[username]; !ok {
+		return nil, false, fmt.Errorf("consumer %q: %w", username, store.ErrNotFound)
+	}
+	cur, exists := s.creds[username][id]
+	next, err := fn(cur.Clone())
+	if err != nil {
+		return nil, false, err
+	}
+	if next == nil {
+		return nil, false, errNilResult
+	}
+	next = next.Clone()
+	if next.ID == "" {
+		next.ID = id
+	}
+	if next.ID != id {
+		return nil, false, fmt.Errorf("store: credential %q: mutator changed the id to %q", id, next.ID)
+	}
+	next.Consumer = username
+	if next.Name != "" {
+		if other, ok := s.names[username][next.Name]; ok && other != id {
+			return nil, false, fmt.Errorf("credential name %q is used by credential %q of consumer %q: %w", next.Name, other, username, store.ErrConflict)
+		}
+	}
+	key := credKey{username, id}
+	if next.Lookup != "" {
+		if other, ok := s.lookups[next.Lookup]; ok && other != key {
+			// The lookup value is a secret's hash: keep it out of the message.
+			return nil, false, fmt.Errorf("credential %q of consumer %q: the lookup key is already in use: %w", id, username, store.ErrConflict)
+		}
+	}
+	if next.ExpiresAt != nil {
+		t := normTime(*next.ExpiresAt)
+		next.ExpiresAt = &t
+	}
+	now := s.timestamp()
+	if exists {
+		next.CreatedAt = cur.CreatedAt
+		if cur.Name != "" {
+			delete(s.names[username], cur.Name)
+		}
+		if cur.Lookup != "" {
+			delete(s.lookups, cur.Lookup)
+		}
+	} else {
+		next.CreatedAt = now
+	}
+	next.UpdatedAt = now
+	if s.creds[username] == nil {
+		s.creds[username] = make(map[string]*credential.Credential)
+	}
+	s.creds[username][id] = next
+	if next.Name != "" {
+		if s.names[username] == nil {
+			s.names[username] = make(map[string]string)
+		}
+		s.names[username][next.Name] = id
+	}
+	if next.Lookup != "" {
+		s.lookups[next.Lookup] = key
+	}
+	s.notify(store.Change{Kind: store.KindCredential, Consumer: username, ID: id})
+	return next.Clone(), !exists, nil
+}
+
+// DeleteCredential deletes credential id of the consumer username.
+func (s *Store) DeleteCredential(_ context.Context, username, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.creds[username][id]
+	if !ok {
+		return fmt.Errorf("credential %q of consumer %q: %w", id, username, store.ErrNotFound)
+	}
+	delete(s.creds[username], id)
+	if c.Name != "" {
+		delete(s.names[username], c.Name)
+	}
+	if c.Lookup != "" {
+		delete(s.lookups, c.Lookup)
+	}
+	s.notify(store.Change{Kind: store.KindCredential, Deleted: true, Consumer: username, ID: id})
+	return nil
+}
+
+// ListCredentials returns a page of the consumer's credentials ordered by id;
+// store.ErrNotFound when the consumer does not exist. opts.Labels is ignored.
+func (s *Store) ListCredentials(_ context.Context, username string, opts store.ListOptions) (store.Page[credential.Credential], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if _, ok := s.consumers[username]; !ok {
+		return store.Page[credential.Credential]{}, fmt.Errorf("consumer %q: %w", username, store.ErrNotFound)
+	}
+	return list(s.creds[username], opts, nil, (*credential.Credential).Clone)
+}
+
+// ---- routes ----
+
+// GetRoute returns the route id.
+func (s *Store) GetRoute(_ context.Context, id string) (*route.Route, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.routes[id]
+	if !ok {
+		return nil, fmt.Errorf("route %q: %w", id, store.ErrNotFound)
+	}
+	return r.Clone(), nil
+}
+
+// PutRoute creates or replaces route id with what fn returns. An empty ID in
+// the result is set to id; a different one is an error.
+func (s *Store) PutRoute(_ context.Context, id string, fn store.Mutator[route.Route]) (*route.Route, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, exists := s.routes[id]
+	next, err := fn(cur.Clone())
+	if err != nil {
+		return nil, false, err
+	}
+	if next == nil {
+		return nil, false, errNilResult
+	}
+	next = next.Clone()
+	if next.ID == "" {
+		next.ID = id
+	}
+	if next.ID != id {
+		return nil, false, fmt.Errorf("store: route %q: mutator changed the id to %q", id, next.ID)
+	}
+	now := s.timestamp()
+	if exists {
+		next.CreatedAt = cur.CreatedAt
+	} else {
+		next.CreatedAt = now
+	}
+	next.UpdatedAt = now
+	s.routes[id] = next
+	s.notify(store.Change{Kind: store.KindRoute, ID: id})
+	return next.Clone(), !exists, nil
+}
+
+// DeleteRoute deletes route id.
+func (s *Store) DeleteRoute(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.routes[id]; !ok {
+		return fmt.Errorf("route %q: %w", id, store.ErrNotFound)
+	}
+	delete(s.routes, id)
+	s.notify(store.Change{Kind: store.KindRoute, Deleted: true, ID: id})
+	return nil
+}
+
+// ListRoutes returns a page of routes ordered by id. opts.Labels is ignored.
+func (s *Store) ListRoutes(_ context.Context, opts store.ListOptions) (store.Page[route.Route], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return list(s.routes, opts, nil, (*route.Route).Clone)
+}
+
+// ---- snapshot ----
+
+// Snapshot returns a copy of the whole configuration: consumers by username,
+// credentials by username then id, routes by id.
+func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, creds := range s.creds {
+		n += len(creds)
+	}
+	snap := &store.Snapshot{
+		Consumers:   make([]*consumer.Consumer, 0, len(s.consumers)),
+		Credentials: make([]*credential.Credential, 0, n),
+		Routes:      make([]*route.Route, 0, len(s.routes)),
+	}
+	for _, u := range sortedKeys(s.consumers) {
+		snap.Consumers = append(snap.Consumers, s.consumers[u].Clone())
+		creds := s.creds[u]
+		for _, id := range sortedKeys(creds) {
+			snap.Credentials = append(snap.Credentials, creds[id].Clone())
+		}
+	}
+	for _, id := range sortedKeys(s.routes) {
+		snap.Routes = append(snap.Routes, s.routes[id].Clone())
+	}
+	return snap, nil
+}
+
+// ---- lists ----
+
+// encodeCursor makes the opaque cursor that continues a list after id.
+func encodeCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// decodeCursor returns the id a cursor continues after.
+func decodeCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 {
+		return "", fmt.Errorf("store: invalid list cursor %q", c)
+	}
+	return string(b), nil
+}
+
+// limit returns the page size opts asks for, defaulted and capped.
+func limit(opts store.ListOptions) int {
+	switch {
+	case opts.Limit <= 0:
+		return store.DefaultListLimit
+	case opts.Limit > store.MaxListLimit:
+		return store.MaxListLimit
+	}
+	return opts.Limit
+}
+
+// list returns the page of m (keyed by id) that opts selects among the values
+// keep accepts (all when keep is nil), cloned.
+func list[T any](m map[string]*T, opts store.ListOptions, keep func(*T) bool, clone func(*T) *T) (store.Page[T], error) {
+	after := ""
+	if opts.Cursor != "" {
+		var err error
+		if after, err = decodeCursor(opts.Cursor); err != nil {
+			return store.Page[T]{}, err
+		}
+	}
+	n := limit(opts)
+	page := store.Page[T]{Items: make([]*T, 0, min(n, len(m)))}
+	last := ""
+	for _, id := range sortedKeys(m) {
+		v := m[id]
+		if keep != nil && !keep(v) {
+			continue
+		}
+		page.Total++
+		if opts.Cursor != "" && id <= after {
+			continue
+		}
+		if len(page.Items) == n {
+			page.Next = encodeCursor(last)
+			continue
+		}
+		page.Items = append(page.Items, clone(v))
+		last = id
+	}
+	return page, nil
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
