@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/consumer"
-	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/validation"
 )
 
@@ -43,9 +42,6 @@ func (h *Handler) listConsumers(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := h.store.ListConsumers(r.Context(), opts)
 	if err != nil {
-		if badCursor(err, opts, func(o store.ListOptions) error { _, err := h.store.ListConsumers(r.Context(), o); return err }) {
-			err = errBadCursor
-		}
 		h.fail(w, r, err, messages{})
 		return
 	}

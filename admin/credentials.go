@@ -167,12 +167,6 @@ func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	page, err := h.store.ListCredentials(r.Context(), username, opts)
 	if err != nil {
-		if badCursor(err, opts, func(o store.ListOptions) error {
-			_, err := h.store.ListCredentials(r.Context(), username, o)
-			return err
-		}) {
-			err = errBadCursor
-		}
 		h.fail(w, r, err, consumerMessages(username))
 		return
 	}

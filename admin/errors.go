@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/validation"
@@ -93,7 +92,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m mess
 	case errors.As(err, &ve):
 		fields := make(map[string]string, len(ve.Fields))
 		for f, why := range ve.Fields {
-			f = strings.TrimSuffix(f, ".")
 			if f == "" {
 				f = "body"
 			}
@@ -102,6 +100,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m mess
 			}
 		}
 		writeError(w, badRequest("the request has invalid fields; see fields", fields))
+	case errors.Is(err, store.ErrInvalidCursor):
+		writeError(w, errBadCursor)
 	case errors.As(err, &nf):
 		writeError(w, newError(http.StatusNotFound, codeNotFound, nf.msg))
 	case errors.Is(err, store.ErrNotFound):

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,17 +62,6 @@ func listOf[T, V any](p store.Page[T], view func(*T) V) List[V] {
 		out.Items = append(out.Items, view(it))
 	}
 	return out
-}
-
-// badCursor reports whether a list that failed with err failed because of
-// its cursor: the store interface has no error for an unknown cursor, so the
-// same list is tried again without one. A store that is down fails both.
-func badCursor(err error, opts store.ListOptions, list func(store.ListOptions) error) bool {
-	if opts.Cursor == "" || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
-		return false
-	}
-	opts.Cursor, opts.Limit = "", 1
-	return list(opts) == nil
 }
 
 var errBadCursor = badRequest("the cursor is not one this server issued; start again without it",

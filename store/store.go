@@ -19,6 +19,8 @@ var (
 	// ErrConflict: the write would break a uniqueness rule (an existing id,
 	// username, credential name within a consumer, or credential lookup key).
 	ErrConflict = errors.New("conflict")
+	// ErrInvalidCursor: ListOptions.Cursor is not one the store issued.
+	ErrInvalidCursor = errors.New("invalid list cursor")
 )
 
 // Mutator computes the new value of an object from its current one (nil when

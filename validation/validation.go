@@ -38,7 +38,11 @@ func (e *Error) Merge(prefix string, other error) {
 	if errors.As(other, &ve) {
 		for f, why := range ve.Fields {
 			name := f
-			if prefix != "" {
+			switch {
+			case prefix == "":
+			case f == "":
+				name = prefix
+			default:
 				name = prefix + "." + f
 			}
 			e.Add(name, why)

@@ -30,8 +30,7 @@ type credKey struct {
 // Store is an in-memory store.Store. The zero value is not usable: call New.
 // It is safe for concurrent use; every value passed in or returned is a deep
 // copy. Mutators run while the store is locked, so they must not call it.
-// An undecodable ListOptions.Cursor is reported as a plain error (neither
-// store.ErrNotFound nor store.ErrConflict).
+// An undecodable ListOptions.Cursor is reported as store.ErrInvalidCursor.
 type Store struct {
 	now func() time.Time
 
@@ -380,7 +379,7 @@ func encodeCursor(id string) string {
 func decodeCursor(c string) (string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("store: invalid list cursor %q", c)
+		return "", fmt.Errorf("store: %w %q", store.ErrInvalidCursor, c)
 	}
 	return string(b), nil
 }

@@ -187,7 +187,7 @@ func testLists(t *testing.T, newStore func(*testing.T) store.Store) {
 				l.fill(t, s, numbered("id-", 3))
 				for _, c := range []string{"!!!", "not a cursor", "%%%"} {
 					_, _, _, err := l.list(t.Context(), s, store.ListOptions{Cursor: c})
-					require.Error(t, err, "cursor %q", c)
+					require.ErrorIs(t, err, store.ErrInvalidCursor, "cursor %q", c)
 					require.NotErrorIs(t, err, store.ErrNotFound)
 					require.NotErrorIs(t, err, store.ErrConflict)
 				}
