@@ -27,6 +27,10 @@ type Gateway struct {
 	retry  time.Duration
 	view   *view
 	routes atomic.Pointer[routeSet]
+	// syncMu serializes writers of the view and the routes, each across its
+	// store read, so that a full reload and a single change never overwrite
+	// each other with older data.
+	syncMu sync.Mutex
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -116,8 +120,16 @@ func (g *Gateway) Close() error {
 	return nil
 }
 
+// Refresh reads the whole store now and replaces the gateway's view with it.
+// A gateway follows the store's changes by itself, within milliseconds; call
+// Refresh where a caller must see its own write at once, as in tests and
+// examples.
+func (g *Gateway) Refresh(ctx context.Context) error { return g.reload(ctx) }
+
 // reload reads the whole configuration and replaces the view.
 func (g *Gateway) reload(ctx context.Context) error {
+	g.syncMu.Lock()
+	defer g.syncMu.Unlock()
 	snap, err := g.store.Snapshot(ctx)
 	if err != nil {
 		return fmt.Errorf("gatehouse: read store: %w", err)
@@ -176,7 +188,16 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 			if retry != nil {
 				continue // a full reload is due anyway
 			}
-			if err := g.apply(ctx, ch); err != nil {
+			if ch.Kind == store.KindReset {
+				if err := g.reload(ctx); err != nil {
+					fail(err)
+				}
+				continue
+			}
+			g.syncMu.Lock()
+			err := g.apply(ctx, ch)
+			g.syncMu.Unlock()
+			if err != nil {
 				fail(err)
 			}
 		}
@@ -184,6 +205,7 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 }
 
 // apply reads back the object a change names and updates the view with it.
+// The caller holds syncMu.
 func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 	switch ch.Kind {
 	case store.KindConsumer:
@@ -219,8 +241,6 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 			return err
 		}
 		g.setRoute(ch.ID, r)
-	default:
-		return g.reload(ctx)
 	}
 	return nil
 }

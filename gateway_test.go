@@ -3,6 +3,7 @@ package gatehouse_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -420,4 +421,21 @@ func TestAuthenticatedBodyReachesHandler(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w.Code == http.StatusOK && w.Body.String() == "payload"
 	}, 2*time.Second, 2*time.Millisecond)
+}
+
+// A burst of writes larger than a watcher's queue makes the store send a
+// reset; the gateway then reloads, and every key works.
+func TestFollowsBurstOfWrites(t *testing.T) {
+	f := newFixture(t, keyRoute("r", `{}`))
+	const n = 3000
+	for i := range n {
+		name := fmt.Sprintf("user-%04d", i)
+		f.consumer(consumer.Consumer{Username: name})
+		f.key(name, "k", fmt.Sprintf("burst-key-%04d", i))
+	}
+	h := f.gw.Protect("r", echo)
+	for _, i := range []int{0, n / 2, n - 1} {
+		got := body(t, eventually(t, h, "/", map[string]string{"apikey": fmt.Sprintf("burst-key-%04d", i)}, http.StatusOK))
+		require.Equal(t, fmt.Sprintf("user-%04d", i), got["username"])
+	}
 }

@@ -61,17 +61,22 @@ func (rs *routeSet) freeze() {
 }
 
 // setRoute replaces (or with r == nil removes) one route and publishes a new
-// route set; only the changed route is compiled again.
+// route set; only the changed route is compiled again. The caller holds
+// syncMu.
 func (g *Gateway) setRoute(id string, r *route.Route) {
+	var cr *compiledRoute
+	if r != nil {
+		cr = g.compile(r)
+	}
 	old := g.routes.Load()
 	rs := &routeSet{byID: make(map[string]*compiledRoute, len(old.byID)+1)}
 	for k, v := range old.byID {
 		rs.byID[k] = v
 	}
-	if r == nil {
+	if cr == nil {
 		delete(rs.byID, id)
 	} else {
-		rs.byID[id] = g.compile(r)
+		rs.byID[id] = cr
 	}
 	rs.freeze()
 	g.routes.Store(rs)

@@ -39,7 +39,7 @@ func mediaType(r *http.Request) (string, error) {
 
 func unsupported(ct string) *httpError {
 	return newError(http.StatusUnsupportedMediaType, codeUnsupportedMediaType,
-		fmt.Sprintf("content type %q is not supported here", ct))
+		fmt.Sprintf("content type %q is not supported here: send Content-Type: application/json (PATCH also takes application/merge-patch+json and application/json-patch+json)", ct))
 }
 
 // readBody reads the whole body, up to the handler's limit.

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/validation"
@@ -70,7 +71,7 @@ func (c *Credential) Validate(isScheme func(name string) bool) error {
 	}
 	if strings.TrimSpace(c.Name) == "" {
 		e.Add("name", "is required")
-	} else if len(c.Name) > consumer.MaxUsernameLen {
+	} else if utf8.RuneCountInString(c.Name) > consumer.MaxUsernameLen {
 		e.Add("name", "must be at most 512 characters")
 	}
 	switch len(c.Plugins) {

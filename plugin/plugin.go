@@ -47,8 +47,14 @@ func ParseStage(s string) (Stage, error) {
 	return 0, fmt.Errorf("unknown stage %q: want one of %s", s, strings.Join(stageNames[:], ", "))
 }
 
-// MarshalText encodes the stage as its wire name.
-func (s Stage) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+// MarshalText encodes the stage as its wire name; a stage out of range is an
+// error rather than a name no decoder accepts.
+func (s Stage) MarshalText() ([]byte, error) {
+	if int(s) >= len(stageNames) {
+		return nil, fmt.Errorf("unknown stage %d", s)
+	}
+	return []byte(stageNames[s]), nil
+}
 
 // UnmarshalText decodes a wire name.
 func (s *Stage) UnmarshalText(b []byte) error {

@@ -86,7 +86,7 @@ func (r *Route) Validate() error {
 	}
 	if r.Backend != nil {
 		u, err := url.Parse(r.Backend.Target)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 			e.Add("backend.target", "must be an http:// or https:// URL with a host")
 		}
 	}
