@@ -63,7 +63,10 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 		return nil
 	}
 	for i, c := range f.Consumers {
-		name := stringField(c, "username")
+		name, err := stringField(c, "username")
+		if err != nil {
+			return fmt.Errorf("consumers[%d]: %w", i, err)
+		}
 		if name == "" {
 			return fmt.Errorf("consumers[%d]: username is required", i)
 		}
@@ -79,9 +82,14 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 			return err
 		}
 		for j, cr := range creds {
-			id := stringField(cr, "id")
+			id, err := stringField(cr, "id")
+			if err != nil {
+				return fmt.Errorf("consumers[%d].credentials[%d]: %w", i, j, err)
+			}
 			if id == "" {
-				id = stringField(cr, "name")
+				if id, err = stringField(cr, "name"); err != nil {
+					return fmt.Errorf("consumers[%d].credentials[%d]: %w", i, j, err)
+				}
 			}
 			if id == "" {
 				return fmt.Errorf("consumers[%d].credentials[%d]: id or name is required", i, j)
@@ -92,7 +100,10 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 		}
 	}
 	for i, r := range f.Routes {
-		id := stringField(r, "id")
+		id, err := stringField(r, "id")
+		if err != nil {
+			return fmt.Errorf("routes[%d]: %w", i, err)
+		}
 		if id == "" {
 			return fmt.Errorf("routes[%d]: id is required", i)
 		}
@@ -103,8 +114,16 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 	return nil
 }
 
-func stringField(obj map[string]json.RawMessage, name string) string {
+// stringField returns the string field name of obj, "" when it is absent, and
+// an error when it is not a string (a YAML 007, say).
+func stringField(obj map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := obj[name]
+	if !ok {
+		return "", nil
+	}
 	var s string
-	_ = json.Unmarshal(obj[name], &s)
-	return s
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("%s must be a string (quote it in YAML), not %s", name, raw)
+	}
+	return s, nil
 }

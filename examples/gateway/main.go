@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -79,20 +80,38 @@ func openStore(spec string) (store.Store, error) {
 	case strings.HasPrefix(spec, "sqlite:"), strings.HasPrefix(spec, "postgres:"), strings.HasPrefix(spec, "postgresql:"):
 		return nil, fmt.Errorf("-store %q: this build supports only the memory store", redact(spec))
 	default:
-		return nil, fmt.Errorf("-store %q: want memory, sqlite:///path/file.db or postgres://...", redact(spec))
+		return nil, fmt.Errorf("-store %q: want memory, sqlite:///path/file.db or postgres://user@host/db", redact(spec))
 	}
 }
 
-// redact hides a password in a store URL before it is printed.
+// redact hides every password in a store or limiter address before it is
+// printed: the user-info password of a URL, password-like query parameters,
+// and password=... in a key=value connection string.
 func redact(spec string) string {
-	if i := strings.Index(spec, "://"); i >= 0 {
-		if at := strings.LastIndex(spec, "@"); at > i {
-			if colon := strings.Index(spec[i+3:at], ":"); colon >= 0 {
-				return spec[:i+3+colon] + ":xxxxx" + spec[at:]
+	if u, err := url.Parse(spec); err == nil && u.Scheme != "" && u.Opaque == "" {
+		q := u.Query()
+		for k := range q {
+			if secretParam(k) {
+				q.Set(k, "xxxxx")
 			}
 		}
+		if len(q) > 0 {
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
 	}
-	return spec
+	fields := strings.Fields(spec)
+	for i, f := range fields {
+		if k, _, ok := strings.Cut(f, "="); ok && secretParam(k) {
+			fields[i] = k + "=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+func secretParam(k string) bool {
+	k = strings.ToLower(k)
+	return strings.Contains(k, "password") || strings.Contains(k, "passwd") || k == "pass" || strings.Contains(k, "secret") || strings.Contains(k, "token")
 }
 
 // run starts the gateway and serves until ctx is done.
@@ -125,6 +144,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if o.config != "" {
 		if err := applyConfig(ctx, o.config, adminHandler, o.adminKey); err != nil {
 			return fmt.Errorf("-config %s: %w", o.config, err)
+		}
+		// Serve the file's routes and keys from the first request on.
+		if err := gw.Refresh(ctx); err != nil {
+			return err
 		}
 	}
 
