@@ -1,0 +1,12 @@
+module github.com/gatehousehq/gatehouse/examples/chi
+
+go 1.26
+
+replace github.com/gatehousehq/gatehouse => ../..
+
+require (
+	github.com/gatehousehq/gatehouse v0.0.0-00010101000000-000000000000
+	github.com/go-chi/chi/v5 v5.5.0
+)
+
+require github.com/evanphx/json-patch/v5 v5.9.11 // indirect
