@@ -337,3 +337,27 @@ func TestStageMarshalUnknown(t *testing.T) {
 	_, err := json.Marshal(plugin.Stage(9))
 	require.Error(t, err, "a stage no decoder accepts must not be written")
 }
+
+func TestDecodeSettings(t *testing.T) {
+	type settings struct {
+		Header string `json:"header"`
+		Count  int    `json:"count"`
+	}
+	var s settings
+	require.NoError(t, plugin.DecodeSettings(nil, &s), "no settings is an empty object")
+	require.NoError(t, plugin.DecodeSettings(json.RawMessage(`{"header":"X","count":2}`), &s))
+	require.Equal(t, settings{"X", 2}, s)
+
+	for _, tc := range []struct{ raw, field string }{
+		{`{"nope":1}`, "nope"},
+		{`{"count":"two"}`, "count"},
+		{`{"header":"a"} {}`, ""},
+		{`[1]`, ""},
+		{`{`, ""},
+	} {
+		err := plugin.DecodeSettings(json.RawMessage(tc.raw), &settings{})
+		var ve *validation.Error
+		require.ErrorAs(t, err, &ve, tc.raw)
+		require.Contains(t, ve.Fields, tc.field, tc.raw)
+	}
+}

@@ -1,10 +1,12 @@
 package plugin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/validation"
@@ -97,4 +99,38 @@ func (r *Registry) Validate(field string, plugins map[string]json.RawMessage) er
 		}
 	}
 	return e.Err()
+}
+
+// DecodeSettings decodes plugin settings strictly into v: unknown fields,
+// values of the wrong type and data after the object are reported as a
+// *validation.Error naming the setting, so that every plugin rejects bad
+// settings the same way.
+func DecodeSettings(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = json.RawMessage("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return settingsError(err)
+	}
+	if dec.More() {
+		return validation.Field("", "settings must be one JSON object")
+	}
+	return nil
+}
+
+// settingsError names the offending setting of a JSON decoding error.
+func settingsError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return validation.Field(te.Field, "must be a "+te.Type.String())
+		}
+		return validation.Field("", "settings must be a JSON object")
+	}
+	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return validation.Field(strings.Trim(f, `"`), "unknown setting")
+	}
+	return validation.Field("", "settings are not valid JSON: "+err.Error())
 }

@@ -1,7 +1,6 @@
 package keyauth
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"unsafe"
@@ -68,5 +67,3 @@ func RemoveQuery(rawQuery, name string) string {
 func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
-
-func asType[T error](err error, target *T) bool { return errors.As(err, target) }

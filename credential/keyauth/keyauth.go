@@ -3,7 +3,6 @@
 package keyauth
 
 import (
-	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -78,7 +77,7 @@ type Settings struct {
 // New validates route-level settings and compiles the authenticator.
 func (Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	var s Settings
-	if err := strictDecode(raw, &s); err != nil {
+	if err := plugin.DecodeSettings(raw, &s); err != nil {
 		return nil, err
 	}
 	var e validation.Error
@@ -130,10 +129,7 @@ type stored struct {
 // A replacement that sends no key keeps the previous one.
 func (Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 	var in credentialSettings
-	if len(raw) == 0 || string(raw) == "null" {
-		raw = json.RawMessage("{}")
-	}
-	if err := strictDecode(raw, &in); err != nil {
+	if err := plugin.DecodeSettings(raw, &in); err != nil {
 		return credential.Sealed{}, err
 	}
 	if in.Key == "" && prev != nil {
@@ -203,31 +199,6 @@ func checkKey(k string) error {
 		}
 	}
 	return nil
-}
-
-func strictDecode(raw json.RawMessage, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return settingsError(err)
-	}
-	if dec.More() {
-		return validation.Field("", "settings must be one JSON object")
-	}
-	return nil
-}
-
-// settingsError names the offending field of a JSON decoding error.
-func settingsError(err error) error {
-	var te *json.UnmarshalTypeError
-	if ok := asType(err, &te); ok && te.Field != "" {
-		return validation.Field(te.Field, "must be a "+te.Type.String())
-	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return validation.Field(strings.Trim(f, `"`), "unknown setting")
-	}
-	return validation.Field("", "settings are not valid JSON: "+msg)
 }
 
 func validToken(s string) bool {
