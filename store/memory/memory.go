@@ -97,31 +97,13 @@ func (s *Store) GetConsumer(_ context.Context, username string) (*consumer.Consu
 func (s *Store) PutConsumer(_ context.Context, username string, fn store.Mutator[consumer.Consumer]) (*consumer.Consumer, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, exists := s.consumers[username]
-	next, err := fn(cur.Clone())
+	next, created, err := put(s, s.consumers, username, fn, (*consumer.Consumer).Clone,
+		func(c *consumer.Consumer) (*string, *time.Time, *time.Time) { return &c.Username, &c.CreatedAt, &c.UpdatedAt })
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("store: consumer %q: %w", username, err)
 	}
-	if next == nil {
-		return nil, false, errNilResult
-	}
-	next = next.Clone()
-	if next.Username == "" {
-		next.Username = username
-	}
-	if next.Username != username {
-		return nil, false, fmt.Errorf("store: consumer %q: mutator changed the username to %q", username, next.Username)
-	}
-	now := s.timestamp()
-	if exists {
-		next.CreatedAt = cur.CreatedAt
-	} else {
-		next.CreatedAt = now
-	}
-	next.UpdatedAt = now
-	s.consumers[username] = next
 	s.notify(store.Change{Kind: store.KindConsumer, Consumer: username})
-	return next.Clone(), !exists, nil
+	return next, created, nil
 }
 
 // DeleteConsumer deletes the consumer and every credential it holds. Watchers
@@ -293,31 +275,13 @@ func (s *Store) GetRoute(_ context.Context, id string) (*route.Route, error) {
 func (s *Store) PutRoute(_ context.Context, id string, fn store.Mutator[route.Route]) (*route.Route, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, exists := s.routes[id]
-	next, err := fn(cur.Clone())
+	next, created, err := put(s, s.routes, id, fn, (*route.Route).Clone,
+		func(r *route.Route) (*string, *time.Time, *time.Time) { return &r.ID, &r.CreatedAt, &r.UpdatedAt })
 	if err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("store: route %q: %w", id, err)
 	}
-	if next == nil {
-		return nil, false, errNilResult
-	}
-	next = next.Clone()
-	if next.ID == "" {
-		next.ID = id
-	}
-	if next.ID != id {
-		return nil, false, fmt.Errorf("store: route %q: mutator changed the id to %q", id, next.ID)
-	}
-	now := s.timestamp()
-	if exists {
-		next.CreatedAt = cur.CreatedAt
-	} else {
-		next.CreatedAt = now
-	}
-	next.UpdatedAt = now
-	s.routes[id] = next
 	s.notify(store.Change{Kind: store.KindRoute, ID: id})
-	return next.Clone(), !exists, nil
+	return next, created, nil
 }
 
 // DeleteRoute deletes route id.
@@ -337,6 +301,42 @@ func (s *Store) ListRoutes(_ context.Context, opts store.ListOptions) (store.Pag
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return list(s.routes, opts, nil, (*route.Route).Clone)
+}
+
+// put writes what fn returns under key in m, for objects whose only rule is
+// that the key field (given by fields, with the timestamps) keeps its value:
+// empty means key, another value is an error. The caller holds s.mu for
+// writing and notifies watchers. It returns a copy of the stored value.
+func put[T any](s *Store, m map[string]*T, key string, fn store.Mutator[T], clone func(*T) *T,
+	fields func(*T) (id *string, created, updated *time.Time)) (*T, bool, error) {
+	cur, exists := m[key]
+	var arg *T
+	if exists {
+		arg = clone(cur)
+	}
+	next, err := fn(arg)
+	if err != nil {
+		return nil, false, err
+	}
+	if next == nil {
+		return nil, false, errNilResult
+	}
+	next = clone(next)
+	id, created, updated := fields(next)
+	if *id == "" {
+		*id = key
+	}
+	if *id != key {
+		return nil, false, fmt.Errorf("mutator changed the id to %q", *id)
+	}
+	now := s.timestamp()
+	*created, *updated = now, now
+	if exists {
+		_, curCreated, _ := fields(cur)
+		*created = *curCreated
+	}
+	m[key] = next
+	return clone(next), !exists, nil
 }
 
 // ---- snapshot ----
