@@ -98,7 +98,9 @@ func (s *Store) PutConsumer(_ context.Context, username string, fn store.Mutator
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next, created, err := put(s, s.consumers, username, fn, (*consumer.Consumer).Clone,
-		func(c *consumer.Consumer) (*string, *time.Time, *time.Time) { return &c.Username, &c.CreatedAt, &c.UpdatedAt })
+		func(c *consumer.Consumer) (*string, *time.Time, *time.Time) {
+			return &c.Username, &c.CreatedAt, &c.UpdatedAt
+		})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: consumer %q: %w", username, err)
 	}
