@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store"
@@ -37,8 +39,11 @@ type Gateway struct {
 	closed sync.Once
 }
 
-// BuiltinPlugins returns the definitions every Gateway registers.
-func BuiltinPlugins() []plugin.Definition {
+// BuiltinPlugins returns the definitions every Gateway registers; ring
+// encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
+// secrets).
+func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
+	_ = ring // used by the schemes that encrypt secrets
 	return []plugin.Definition{keyauth.Definition{}}
 }
 
@@ -50,13 +55,17 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.ring == nil {
+		cfg.ring, _ = keyring.Generate()
+	}
 	reg := plugin.NewRegistry()
-	for _, d := range append(BuiltinPlugins(), cfg.plugins...) {
+	for _, d := range append(BuiltinPlugins(cfg.ring), cfg.plugins...) {
 		if err := reg.Register(d); err != nil {
 			return nil, fmt.Errorf("gatehouse: %w", err)
 		}
 	}
-	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, view: newView(), done: make(chan struct{})}
+	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
+	g.view = newView(g.compileSecret)
 	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
 
 	for i := range cfg.routes {
@@ -103,6 +112,25 @@ func (g *Gateway) declare(ctx context.Context, r route.Route) error {
 }
 
 var errExists = errors.New("exists")
+
+// compileSecret asks a credential's scheme for its verification material.
+func (g *Gateway) compileSecret(cr *credential.Credential) (any, error) {
+	name := cr.Scheme()
+	def, ok := g.reg.Lookup(name)
+	if !ok {
+		return nil, nil
+	}
+	c, ok := def.(credential.Compiler)
+	if !ok {
+		return nil, nil
+	}
+	secret, err := c.Compile(cr.Plugins[name])
+	if err != nil {
+		// The error names the scheme's problem, never the secret.
+		g.log.Error("gatehouse: credential left out of the view", "consumer", cr.Consumer, "credential", cr.ID, "scheme", name, "err", err)
+	}
+	return secret, err
+}
 
 // Registry returns the gateway's plugin registry (built-in plugins and those
 // given with WithPlugins).

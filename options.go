@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
 )
@@ -17,7 +18,14 @@ type config struct {
 	routes  []route.Route
 	now     func() time.Time
 	retry   time.Duration
+	ring    *keyring.Ring
 }
+
+// WithKeyRing sets the key ring that encrypts credential secrets at rest
+// (HMAC secrets, JWT HS secrets). Every instance sharing a store needs the
+// same keys. Without it the gateway generates a random ring that lives as
+// long as the process: enough for the memory store, not for a persistent one.
+func WithKeyRing(r *keyring.Ring) Option { return func(c *config) { c.ring = r } }
 
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

@@ -28,6 +28,9 @@ var identityHeaders = [...]string{
 // consumer, not on how many there are.
 type view struct {
 	index *credential.Index
+	// compile turns a credential's stored settings into its scheme's
+	// verification material (Match.Secret); nil when no scheme needs one.
+	compile func(cr *credential.Credential) (any, error)
 
 	mu        sync.RWMutex // guards consumers; writers hold it across index updates
 	consumers map[string]*consumerEntry
@@ -36,13 +39,14 @@ type view struct {
 type consumerEntry struct {
 	c     *consumer.Consumer
 	anon  *credential.Match
+	self  *credential.Match                 // the consumer-level match: identity, no credential
 	creds map[string]*credential.Credential // by id
 	// matches are the entries this consumer owns in the index, by credential id.
 	matches map[string]*credential.Match
 }
 
-func newView() *view {
-	return &view{index: credential.NewIndex(), consumers: map[string]*consumerEntry{}}
+func newView(compile func(*credential.Credential) (any, error)) *view {
+	return &view{index: credential.NewIndex(), compile: compile, consumers: map[string]*consumerEntry{}}
 }
 
 // anonymous returns the identity of the consumer named username for requests
@@ -64,13 +68,17 @@ func (v *view) load(s *store.Snapshot) {
 		consumers[c.Username] = newEntry(c)
 	}
 	matches := make([]*credential.Match, 0, len(s.Credentials))
+	selves := make(map[string]*credential.Match, len(consumers))
+	for name, e := range consumers {
+		selves[name] = e.self
+	}
 	for _, cr := range s.Credentials {
 		e, ok := consumers[cr.Consumer]
 		if !ok {
 			continue
 		}
 		e.creds[cr.ID] = cr
-		if m := newMatch(e.c, cr); m != nil {
+		if m := v.newMatch(e.c, cr); m != nil {
 			e.matches[cr.ID] = m
 			matches = append(matches, m)
 		}
@@ -78,7 +86,7 @@ func (v *view) load(s *store.Snapshot) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.consumers = consumers
-	v.index.Replace(matches)
+	v.index.Replace(matches, selves)
 }
 
 // setConsumer applies a consumer write (c != nil) or deletion (c == nil).
@@ -95,6 +103,7 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 	if c == nil {
 		delete(v.consumers, username)
 		v.index.Update(drop, nil)
+		v.index.SetConsumer(username, nil)
 		return
 	}
 	e := newEntry(c)
@@ -102,13 +111,14 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 		e.creds = old.creds
 	}
 	for id, cr := range e.creds {
-		if m := newMatch(c, cr); m != nil {
+		if m := v.newMatch(c, cr); m != nil {
 			e.matches[id] = m
 			add = append(add, m)
 		}
 	}
 	v.consumers[username] = e
 	v.index.Update(drop, add)
+	v.index.SetConsumer(username, e.self)
 }
 
 // setCredential applies a credential write (cr != nil) or deletion. A
@@ -130,7 +140,7 @@ func (v *view) setCredential(username, id string, cr *credential.Credential) {
 		delete(e.creds, id)
 	} else {
 		e.creds[id] = cr
-		if m := newMatch(e.c, cr); m != nil {
+		if m := v.newMatch(e.c, cr); m != nil {
 			e.matches[id] = m
 			add = append(add, m)
 		}
@@ -152,20 +162,32 @@ func newEntry(c *consumer.Consumer) *consumerEntry {
 			Identity: consumer.Identity{Consumer: c, Anonymous: true},
 			Headers:  identity(c, "", true),
 		},
+		self: &credential.Match{
+			Identity: consumer.Identity{Consumer: c},
+			Headers:  identity(c, "", false),
+		},
 		creds:   map[string]*credential.Credential{},
 		matches: map[string]*credential.Match{},
 	}
 }
 
 // newMatch builds the data-plane entry of a credential, or nil when it has no
-// lookup (nothing can present it).
-func newMatch(c *consumer.Consumer, cr *credential.Credential) *credential.Match {
+// lookup (nothing can present it) or its scheme cannot compile it.
+func (v *view) newMatch(c *consumer.Consumer, cr *credential.Credential) *credential.Match {
 	if cr.Lookup == "" {
 		return nil
+	}
+	var secret any
+	if v.compile != nil {
+		var err error
+		if secret, err = v.compile(cr); err != nil {
+			return nil
+		}
 	}
 	return &credential.Match{
 		Identity:   consumer.Identity{Consumer: c, CredentialID: cr.ID},
 		Credential: cr,
+		Secret:     secret,
 		Headers:    identity(c, cr.ID, false),
 	}
 }

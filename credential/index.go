@@ -8,10 +8,33 @@ import "sync"
 type Index struct {
 	mu sync.RWMutex
 	m  map[string]*Match
+	// consumers are consumer-level matches (no credential), by username, for
+	// schemes that name a consumer directly (a JWKS-verified token's claim).
+	consumers map[string]*Match
 }
 
 // NewIndex returns an empty index.
-func NewIndex() *Index { return &Index{m: map[string]*Match{}} }
+func NewIndex() *Index { return &Index{m: map[string]*Match{}, consumers: map[string]*Match{}} }
+
+// FindConsumer returns the consumer-level match of username: its identity and
+// headers, with no credential.
+func (x *Index) FindConsumer(username string) (*Match, bool) {
+	x.mu.RLock()
+	m, ok := x.consumers[username]
+	x.mu.RUnlock()
+	return m, ok
+}
+
+// SetConsumer stores (m != nil) or removes the consumer-level match of username.
+func (x *Index) SetConsumer(username string, m *Match) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if m == nil {
+		delete(x.consumers, username)
+		return
+	}
+	x.consumers[username] = m
+}
 
 // Find returns the live credential whose Lookup is lookup.
 func (x *Index) Find(lookup []byte) (*Match, bool) {
@@ -44,13 +67,17 @@ func (x *Index) Update(drop, add []*Match) {
 	}
 }
 
-// Replace swaps the whole content of the index for matches.
-func (x *Index) Replace(matches []*Match) {
+// Replace swaps the whole content of the index for matches (credential
+// matches) and consumers (consumer-level matches by username).
+func (x *Index) Replace(matches []*Match, consumers map[string]*Match) {
 	m := make(map[string]*Match, len(matches))
 	for _, v := range matches {
 		m[v.Credential.Lookup] = v
 	}
+	if consumers == nil {
+		consumers = map[string]*Match{}
+	}
 	x.mu.Lock()
-	x.m = m
+	x.m, x.consumers = m, consumers
 	x.mu.Unlock()
 }

@@ -95,7 +95,7 @@ func TestIndexReplace(t *testing.T) {
 	x := credential.NewIndex()
 	x.Update(nil, []*credential.Match{a, b})
 
-	x.Replace([]*credential.Match{c})
+	x.Replace([]*credential.Match{c}, nil)
 	require.Equal(t, 1, x.Len())
 	_, ok := x.Find([]byte("la"))
 	require.False(t, ok)
@@ -103,7 +103,7 @@ func TestIndexReplace(t *testing.T) {
 	require.True(t, ok)
 	require.Same(t, c, got)
 
-	x.Replace(nil)
+	x.Replace(nil, nil)
 	require.Equal(t, 0, x.Len())
 	_, ok = x.Find([]byte("lc"))
 	require.False(t, ok)

@@ -20,6 +20,15 @@ type Scheme interface {
 	Redact(stored json.RawMessage) json.RawMessage
 }
 
+// Compiler is implemented by schemes whose data plane needs more than the
+// stored settings: a decrypted secret, a parsed public key, a bcrypt hash. The
+// gateway calls Compile when a credential enters its view (never per request)
+// and keeps the result in Match.Secret. A credential that does not compile is
+// left out of the view and logged.
+type Compiler interface {
+	Compile(stored json.RawMessage) (any, error)
+}
+
 // Sealed is the outcome of Scheme.Seal.
 type Sealed struct {
 	// Stored is what the store keeps in Credential.Plugins.
@@ -39,8 +48,12 @@ type Sealed struct {
 type Match struct {
 	// Identity goes into the request context.
 	Identity consumer.Identity
-	// Credential is the stored credential.
+	// Credential is the stored credential; nil for a consumer matched without
+	// one (the anonymous consumer, or a consumer named by an identity
+	// provider's token).
 	Credential *Credential
+	// Secret is what the scheme's Compiler made of the stored settings, or nil.
+	Secret any
 	// Headers are what the upstream handler is told: one entry per identity
 	// header the gateway owns (X-Consumer-Username, X-Consumer-Id, ...). An
 	// entry with values sets the header; one without removes any client-sent

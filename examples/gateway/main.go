@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
@@ -44,7 +45,7 @@ func main() {
 
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
-	listen, adminListen, adminKey, gatewayID, store, limiter, config string
+	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -64,6 +65,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.store, "store", "GATEHOUSE_STORE", "memory", "configuration store: memory")
 	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory")
 	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
+	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; random per process when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -128,7 +130,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	gw, err := gatehouse.New(ctx, st, gatehouse.WithLogger(log))
+	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log)}
+	if o.secretKeys != "" {
+		ring, err := keyring.Parse(o.secretKeys)
+		if err != nil {
+			return fmt.Errorf("-secret-keys: %w", err)
+		}
+		gwOpts = append(gwOpts, gatehouse.WithKeyRing(ring))
+	}
+	gw, err := gatehouse.New(ctx, st, gwOpts...)
 	if err != nil {
 		return err
 	}

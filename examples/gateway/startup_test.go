@@ -115,6 +115,8 @@ func TestBadInput(t *testing.T) {
 		{name: "config invalid YAML", args: []string{"-config", badYAML}, want: []string{"-config", badYAML, "YAML"}},
 		{name: "config bad username", args: []string{"-config", badUser}, want: []string{"-config", "username", "400"}},
 		{name: "config unknown key", args: []string{"-config", unknownKey}, want: []string{"-config", "services"}},
+		{name: "secret keys not base64", args: []string{"-secret-keys", "k1:not-a-key!"}, want: []string{"-secret-keys", "k1"}},
+		{name: "secret key too short", args: []string{"-secret-keys", "k1:c2hvcnQ"}, want: []string{"-secret-keys", "bytes"}},
 		{name: "config numeric username", args: []string{"-config", numericUser}, want: []string{"consumers[0]", "username must be a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
