@@ -59,9 +59,16 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		cfg.ring, _ = keyring.Generate()
 	}
 	reg := plugin.NewRegistry()
-	for _, d := range append(BuiltinPlugins(cfg.ring), cfg.plugins...) {
+	given := map[string]bool{}
+	for _, d := range cfg.plugins {
 		if err := reg.Register(d); err != nil {
 			return nil, fmt.Errorf("gatehouse: %w", err)
+		}
+		given[d.Name()] = true
+	}
+	for _, d := range BuiltinPlugins(cfg.ring) {
+		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
+			reg.MustRegister(d)
 		}
 	}
 	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}

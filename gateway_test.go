@@ -17,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -438,4 +439,24 @@ func TestFollowsBurstOfWrites(t *testing.T) {
 		got := body(t, eventually(t, h, "/", map[string]string{"apikey": fmt.Sprintf("burst-key-%04d", i)}, http.StatusOK))
 		require.Equal(t, fmt.Sprintf("user-%04d", i), got["username"])
 	}
+}
+
+// realmKeyAuth is key-auth with a fixed realm, to show that a plugin
+// given with WithPlugins replaces the built-in of the same name.
+type realmKeyAuth struct{ keyauth.Definition }
+
+func (realmKeyAuth) New(raw json.RawMessage) (plugin.Plugin, error) {
+	return keyauth.Definition{}.New(json.RawMessage(`{"realm":"replaced"}`))
+}
+
+func TestWithPluginsReplacesBuiltin(t *testing.T) {
+	st := memory.New()
+	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithPlugins(realmKeyAuth{}), gatehouse.WithRoutes(keyRoute("r", `{}`)))
+	require.NoError(t, err)
+	defer gw.Close()
+	w := do(gw.Protect("r", echo), http.MethodGet, "/", nil)
+	require.Equal(t, `Key realm="replaced"`, w.Header().Get("WWW-Authenticate"))
+
+	_, err = gatehouse.New(context.Background(), memory.New(), gatehouse.WithPlugins(realmKeyAuth{}, realmKeyAuth{}))
+	require.Error(t, err, "two given definitions with one name")
 }

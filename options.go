@@ -30,7 +30,10 @@ func WithKeyRing(r *keyring.Ring) Option { return func(c *config) { c.ring = r }
 // WithLogger sets the logger; the default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
-// WithPlugins registers plugin definitions beside the built-in ones.
+// WithPlugins registers plugin definitions beside the built-in ones. A
+// definition named like a built-in replaces it (to configure a built-in
+// scheme differently, for example); two given definitions with one name are
+// an error.
 func WithPlugins(defs ...plugin.Definition) Option {
 	return func(c *config) { c.plugins = append(c.plugins, defs...) }
 }
