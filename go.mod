@@ -1,6 +1,6 @@
 module github.com/gatehousehq/gatehouse
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/evanphx/json-patch/v5 v5.9.11
@@ -9,6 +9,8 @@ require (
 )
 
 require (
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
 )

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
@@ -152,7 +153,7 @@ func asAuthError(err error) *credential.AuthError {
 
 func writeAuthError(w http.ResponseWriter, e *credential.AuthError) {
 	if e.Challenge != "" {
-		w.Header().Set("WWW-Authenticate", e.Challenge)
+		w.Header()["Www-Authenticate"] = rendered.values(e.Challenge)
 	}
 	status := e.Status
 	if status == 0 {
@@ -161,13 +162,66 @@ func writeAuthError(w http.ResponseWriter, e *credential.AuthError) {
 	writeMessage(w, status, e.Message)
 }
 
+var (
+	hdrJSON    = []string{"application/json"}
+	hdrNosniff = []string{"nosniff"}
+)
+
 // writeMessage answers with the data plane's error body, {"message": "..."}.
+// Bodies and header values of recurring messages are rendered once, so that
+// refusing a request (a flood of bad keys, say) costs next to no allocation.
 func writeMessage(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(struct {
+	h := w.Header()
+	h["Content-Type"] = hdrJSON
+	h["X-Content-Type-Options"] = hdrNosniff
+	w.WriteHeader(status)
+	_, _ = w.Write(rendered.body(msg))
+}
+
+// renderCache keeps the rendered bodies and header values of the messages
+// the data plane sends, up to a bound (messages are a small, fixed set; the
+// bound only guards against a plugin that puts request data in them).
+type renderCache struct {
+	mu     sync.RWMutex
+	bodies map[string][]byte
+	vals   map[string][]string
+}
+
+const renderCacheMax = 512
+
+var rendered = &renderCache{bodies: map[string][]byte{}, vals: map[string][]string{}}
+
+func (c *renderCache) body(msg string) []byte {
+	c.mu.RLock()
+	b, ok := c.bodies[msg]
+	c.mu.RUnlock()
+	if ok {
+		return b
+	}
+	b, _ = json.Marshal(struct {
 		Message string `json:"message"`
 	}{msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	b = append(b, '\n')
+	c.mu.Lock()
+	if len(c.bodies) < renderCacheMax {
+		c.bodies[msg] = b
+	}
+	c.mu.Unlock()
+	return b
+}
+
+func (c *renderCache) values(v string) []string {
+	c.mu.RLock()
+	s, ok := c.vals[v]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = []string{v}
+	c.mu.Lock()
+	if len(c.vals) < renderCacheMax {
+		c.vals[v] = s
+	}
+	c.mu.Unlock()
+	return s
 }
