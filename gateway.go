@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/credential/basicauth"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
@@ -44,7 +45,10 @@ type Gateway struct {
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
 	_ = ring // used by the schemes that encrypt secrets
-	return []plugin.Definition{keyauth.Definition{}}
+	return []plugin.Definition{
+		keyauth.Definition{},
+		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
+	}
 }
 
 // New loads the configuration held by s, declares the routes given with
