@@ -13,6 +13,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
+	"github.com/gatehousehq/gatehouse/credential/jwtauth"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
@@ -44,10 +45,10 @@ type Gateway struct {
 // encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
-	_ = ring // used by the schemes that encrypt secrets
 	return []plugin.Definition{
 		keyauth.Definition{},
 		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
+		&jwtauth.Definition{Ring: ring},                    // holds the JWKS key sets per URL
 	}
 }
 

@@ -1,0 +1,344 @@
+package jwtauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxJWKSSize bounds a JWKS document.
+const maxJWKSSize = 1 << 20
+
+// jwk is one usable key of a key set.
+type jwk struct {
+	kid string
+	alg string // "" when the JWK names none
+	key any
+}
+
+// keySet is one fetched JWKS document. It is immutable once published.
+type keySet struct {
+	byKid map[string]*jwk
+	all   []*jwk
+}
+
+// rawJWK is a JWK as RFC 7517/7518/8037 write it.
+type rawJWK struct {
+	Kty string `json:"kty"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+	Crv string `json:"crv"`
+	N   string `json:"n"`
+	E   string `json:"e"`
+	X   string `json:"x"`
+	Y   string `json:"y"`
+}
+
+// parseKeySet parses a JWKS document ({"keys": [...]}) into its public keys:
+// RSA (at least MinRSABits), EC P-256 and P-384, and Ed25519 (OKP) keys whose
+// "use", when present, is "sig". Other keys, symmetric ones included, are
+// skipped and reported in skipped; a document that does not parse is an
+// error.
+func parseKeySet(doc []byte) (*keySet, []error, error) {
+	var raw struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(doc, &raw); err != nil {
+		return nil, nil, fmt.Errorf("jwks: not a JWKS document: %w", err)
+	}
+	set := &keySet{byKid: map[string]*jwk{}}
+	var skipped []error
+	for i, r := range raw.Keys {
+		var k rawJWK
+		if err := json.Unmarshal(r, &k); err != nil {
+			skipped = append(skipped, fmt.Errorf("jwks: key %d: %w", i, err))
+			continue
+		}
+		pub, err := k.publicKey()
+		if err != nil {
+			skipped = append(skipped, fmt.Errorf("jwks: key %d (kid %q): %w", i, k.Kid, err))
+			continue
+		}
+		if k.Alg != "" {
+			if err := checkKeyFor(pub, k.Alg); err != nil {
+				skipped = append(skipped, fmt.Errorf("jwks: key %d (kid %q): alg %q: %w", i, k.Kid, k.Alg, err))
+				continue
+			}
+		}
+		e := &jwk{kid: k.Kid, alg: k.Alg, key: pub}
+		set.all = append(set.all, e)
+		if k.Kid != "" {
+			set.byKid[k.Kid] = e
+		}
+	}
+	return set, skipped, nil
+}
+
+func (k *rawJWK) publicKey() (any, error) {
+	if k.Use != "" && k.Use != "sig" {
+		return nil, fmt.Errorf("use %q is not sig", k.Use)
+	}
+	switch k.Kty {
+	case "RSA":
+		n, err := b64Int(k.N)
+		if err != nil {
+			return nil, fmt.Errorf("n: %w", err)
+		}
+		e, err := b64Int(k.E)
+		if err != nil {
+			return nil, fmt.Errorf("e: %w", err)
+		}
+		if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 || e.Bit(0) == 0 {
+			return nil, errors.New("e is not a usable RSA exponent")
+		}
+		if n.BitLen() < MinRSABits {
+			return nil, fmt.Errorf("RSA key of %d bits is too short", n.BitLen())
+		}
+		return &rsa.PublicKey{N: n, E: int(e.Int64())}, nil
+	case "EC":
+		var curve elliptic.Curve
+		switch k.Crv {
+		case "P-256":
+			curve = elliptic.P256()
+		case "P-384":
+			curve = elliptic.P384()
+		default:
+			return nil, fmt.Errorf("curve %q is not supported", k.Crv)
+		}
+		size := (curve.Params().BitSize + 7) / 8
+		x, err1 := base64.RawURLEncoding.DecodeString(k.X)
+		y, err2 := base64.RawURLEncoding.DecodeString(k.Y)
+		if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
+			return nil, errors.New("x and y must be base64url coordinates of the curve's size")
+		}
+		point := make([]byte, 0, 1+2*size)
+		point = append(append(append(point, 4), x...), y...)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+		if err != nil {
+			return nil, fmt.Errorf("EC point: %w", err)
+		}
+		return pub, nil
+	case "OKP":
+		if k.Crv != "Ed25519" {
+			return nil, fmt.Errorf("curve %q is not supported", k.Crv)
+		}
+		x, err := base64.RawURLEncoding.DecodeString(k.X)
+		if err != nil || len(x) != ed25519.PublicKeySize {
+			return nil, errors.New("x must be a base64url Ed25519 public key")
+		}
+		return ed25519.PublicKey(x), nil
+	case "oct":
+		return nil, errors.New("symmetric keys are never taken from a JWKS")
+	default:
+		return nil, fmt.Errorf("kty %q is not supported", k.Kty)
+	}
+}
+
+func b64Int(s string) (*big.Int, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 {
+		return nil, errors.New("not base64url")
+	}
+	return new(big.Int).SetBytes(b), nil
+}
+
+// jwksRegistry holds one source per JWKS URL, shared by every route of a
+// Definition so that recompiling routes keeps the fetched key sets.
+type jwksRegistry struct {
+	client *http.Client
+	minGap time.Duration
+	wait   time.Duration
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	sources map[string]*jwksSource
+}
+
+func (g *jwksRegistry) source(url string) *jwksSource {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s, ok := g.sources[url]
+	if !ok {
+		s = &jwksSource{url: url, reg: g}
+		g.sources[url] = s
+	}
+	return s
+}
+
+// jwksSource is the key set of one URL: served from memory, refreshed in the
+// background when stale (requests never wait once a set is loaded), fetched
+// at most once per minGap, by one goroutine per fetch that ends with it.
+type jwksSource struct {
+	url string
+	reg *jwksRegistry
+
+	set       atomic.Pointer[keySet]
+	fetchedAt atomic.Int64 // Unix nanoseconds of the last successful fetch
+
+	mu          sync.Mutex
+	inflight    chan struct{} // closed when the running fetch ends; nil when none runs
+	lastAttempt time.Time
+	lastBody    []byte
+	lastErr     error
+	failing     bool
+}
+
+// current returns the loaded key set (nil before the first load) and starts
+// a background refresh when it is older than maxAge.
+func (s *jwksSource) current(now int64, maxAge time.Duration) *keySet {
+	ks := s.set.Load()
+	if ks != nil && now-s.fetchedAt.Load() > int64(maxAge) {
+		s.refresh()
+	}
+	return ks
+}
+
+// load returns the key set, waiting (bounded) for the first fetch when none
+// was ever loaded.
+func (s *jwksSource) load(ctx context.Context, now int64, maxAge time.Duration) (*keySet, error) {
+	if ks := s.current(now, maxAge); ks != nil {
+		return ks, nil
+	}
+	if err := s.await(ctx, s.refresh()); err != nil {
+		return nil, err
+	}
+	if ks := s.set.Load(); ks != nil {
+		return ks, nil
+	}
+	return nil, s.error()
+}
+
+// refetch fetches the key set again for a kid it does not hold, unless a
+// fetch ran less than minGap ago, and returns the set then current.
+func (s *jwksSource) refetch(ctx context.Context) *keySet {
+	_ = s.await(ctx, s.refresh())
+	return s.set.Load()
+}
+
+func (s *jwksSource) error() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastErr != nil {
+		return s.lastErr
+	}
+	return errors.New("jwks: no key set loaded yet")
+}
+
+// await waits for done (nil: nothing to wait for), the request's end or the
+// registry's wait bound.
+func (s *jwksSource) await(ctx context.Context, done <-chan struct{}) error {
+	if done == nil {
+		return nil
+	}
+	t := time.NewTimer(s.reg.wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("jwks: waiting for %s: %w", s.url, ctx.Err())
+	case <-t.C:
+		return fmt.Errorf("jwks: %s did not answer within %s", s.url, s.reg.wait)
+	}
+}
+
+// refresh starts a fetch unless one is running or the last one started less
+// than minGap ago. It returns the channel closed when the running fetch ends,
+// or nil when none runs.
+func (s *jwksSource) refresh() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight != nil {
+		return s.inflight
+	}
+	now := time.Now()
+	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.reg.minGap {
+		return nil
+	}
+	s.lastAttempt = now
+	done := make(chan struct{})
+	s.inflight = done
+	go s.fetch(done)
+	return done
+}
+
+// fetch reads the JWKS document once and publishes it; on failure the
+// previous set keeps serving. The failure is logged once per outage.
+func (s *jwksSource) fetch(done chan struct{}) {
+	body, err := s.get()
+	var set *keySet
+	var skipped []error
+	if err == nil {
+		set, skipped, err = parseKeySet(body)
+	}
+	s.mu.Lock()
+	defer func() {
+		s.inflight = nil
+		s.mu.Unlock()
+		close(done)
+	}()
+	if err != nil {
+		s.lastErr = err
+		if !s.failing {
+			s.reg.log.Warn("jwt-auth: JWKS fetch failed; serving the last key set", "url", s.url, "err", err)
+			s.failing = true
+		}
+		return
+	}
+	if s.failing {
+		s.reg.log.Info("jwt-auth: JWKS fetched again", "url", s.url)
+		s.failing = false
+	}
+	s.lastErr = nil
+	for _, e := range skipped {
+		s.reg.log.Debug("jwt-auth: JWKS key skipped", "url", s.url, "err", e)
+	}
+	if cur := s.set.Load(); cur == nil || !bytes.Equal(body, s.lastBody) {
+		// A new document: tokens verified with the old set are checked again.
+		s.set.Store(set)
+		s.lastBody = body
+	}
+	s.fetchedAt.Store(time.Now().UnixNano())
+}
+
+func (s *jwksSource) get() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultHTTPTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.reg.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSSize))
+		return nil, fmt.Errorf("jwks: %s answered %s", s.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("jwks: read %s: %w", s.url, err)
+	}
+	if len(body) > maxJWKSSize {
+		return nil, fmt.Errorf("jwks: %s sent more than %d bytes", s.url, maxJWKSSize)
+	}
+	return body, nil
+}
