@@ -49,10 +49,7 @@ func ExampleGateway_Protect() {
 		`{"name":"laptop","plugins":{"key-auth":{"key":"alice-secret-key"}}}`, "X-API-KEY", "admin-secret")
 	_ = gw.Refresh(ctx) // only so that this example sees the writes at once
 
-	orders := gw.Protect("orders", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, _ := consumer.FromContext(r.Context())
-		fmt.Fprintf(w, "orders of %s", c.Username)
-	}))
+	orders := gw.Protect("orders", http.HandlerFunc(ordersOf))
 	fmt.Println(call(orders, "GET", "/orders", "", "apikey", "alice-secret-key"))
 	fmt.Println(call(orders, "GET", "/orders", "", "Authorization", "Bearer alice-secret-key"))
 	fmt.Println(call(orders, "GET", "/orders", ""))
@@ -114,4 +111,10 @@ func ExampleGateway_Router() {
 	// Output:
 	// 200 backend saw /orders as bob
 	// 404 {"message":"404 Route Not Found"}
+}
+
+// ordersOf answers with the name of the consumer calling.
+func ordersOf(w http.ResponseWriter, r *http.Request) {
+	c, _ := consumer.FromContext(r.Context())
+	fmt.Fprintf(w, "orders of %s", c.Username)
 }

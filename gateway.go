@@ -13,6 +13,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
+	"github.com/gatehousehq/gatehouse/credential/hmacauth"
 	"github.com/gatehousehq/gatehouse/credential/jwtauth"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/keyring"
@@ -49,6 +50,7 @@ func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
 		keyauth.Definition{},
 		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
 		&jwtauth.Definition{Ring: ring},                    // holds the JWKS key sets per URL
+		hmacauth.Definition{Ring: ring},
 	}
 }
 

@@ -30,6 +30,10 @@ type compiledRoute struct {
 	route *route.Route
 	auths []Authenticator
 	any   bool
+	// anonymous is the first anonymous_consumer set by one of the route's
+	// authentication plugins, in their order: the consumer a request that
+	// fails authentication runs as.
+	anonymous string
 	// entities are the authorized entities that admit a credential on this
 	// route: "route_<id>" and "group_<g>" for each of its groups. Empty when the
 	// route has no groups: any authenticated consumer may call it.
@@ -118,6 +122,9 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 	})
 	for _, a := range auths {
 		cr.auths = append(cr.auths, a.a)
+		if cr.anonymous == "" {
+			cr.anonymous = a.a.AnonymousConsumer()
+		}
 	}
 	if cr.err != nil {
 		g.log.Error("gatehouse: route cannot be served", "route", r.ID, "err", cr.err)

@@ -112,8 +112,12 @@ func (g *Gateway) authenticate(r *http.Request, cr *compiledRoute) (*credential.
 	for _, a := range cr.auths {
 		m, err := a.Authenticate(r, g.view.index)
 		if err != nil {
+			ae := asAuthError(err)
+			if ae.Status != 0 && ae.Status != http.StatusUnauthorized {
+				return nil, ae // a refusal that is not about identity (413, say) stands
+			}
 			if first == nil {
-				first = asAuthError(err)
+				first = ae
 			}
 			if cr.any {
 				continue
@@ -132,7 +136,7 @@ func (g *Gateway) authenticate(r *http.Request, cr *compiledRoute) (*credential.
 	if first == nil {
 		return match, nil
 	}
-	if name := cr.auths[0].AnonymousConsumer(); name != "" {
+	if name := cr.anonymous; name != "" {
 		if m, ok := g.view.anonymous(name); ok {
 			return m, nil
 		}
