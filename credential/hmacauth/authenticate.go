@@ -2,9 +2,6 @@ package hmacauth
 
 import (
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -81,7 +78,7 @@ func (a *Authenticator) fail(r *http.Request, reason, keyID string) error {
 }
 
 // find returns the active credential of keyID and its secret.
-func (a *Authenticator) find(idx *credential.Index, keyID string) (*credential.Match, []byte, string) {
+func (a *Authenticator) find(idx *credential.Index, keyID string) (*credential.Match, *secretKey, string) {
 	if keyID == "" || len(keyID) > MaxKeyIDLen {
 		return nil, nil, "bad key id"
 	}
@@ -96,8 +93,8 @@ func (a *Authenticator) find(idx *credential.Index, keyID string) (*credential.M
 	if !c.Enabled || c.ExpiresAt != nil && !c.Active(a.now()) {
 		return nil, nil, "credential disabled or expired"
 	}
-	secret, ok := m.Secret.([]byte)
-	if !ok || len(secret) == 0 {
+	secret, ok := m.Secret.(*secretKey)
+	if !ok || secret == nil {
 		return nil, nil, "credential has no usable secret"
 	}
 	return m, secret, ""
@@ -107,59 +104,6 @@ func (a *Authenticator) find(idx *credential.Index, keyID string) (*credential.M
 func (a *Authenticator) within(now, t int64) bool {
 	d := now - t
 	return d <= a.skew && -d <= a.skew
-}
-
-// blockSize returns the block size of an algorithm's hash.
-func blockSize(alg algSet) int {
-	if alg == algSHA512 {
-		return sha512.BlockSize
-	}
-	return sha256.BlockSize // also SHA-1's
-}
-
-// sum appends the hash of data under alg to dst. The Sum functions do not
-// allocate, unlike hash.Hash values.
-func sum(alg algSet, dst, data []byte) []byte {
-	switch alg {
-	case algSHA1:
-		s := sha1.Sum(data)
-		return append(dst, s[:]...)
-	case algSHA512:
-		s := sha512.Sum512(data)
-		return append(dst, s[:]...)
-	}
-	s := sha256.Sum256(data)
-	return append(dst, s[:]...)
-}
-
-// mac computes the HMAC (RFC 2104) of msg under secret into dst[:0]. It is
-// crypto/hmac's result (a test checks it) without its allocations: the
-// inner and outer hashes run over stack buffers.
-func mac(alg algSet, secret, msg, dst []byte) []byte {
-	bs := blockSize(alg)
-	var key [sha512.BlockSize]byte
-	if len(secret) > bs {
-		sum(alg, key[:0], secret)
-	} else {
-		copy(key[:], secret)
-	}
-	var inner [sha512.BlockSize + 1024]byte
-	in := inner[:bs]
-	for i := range in {
-		in[i] = key[i] ^ 0x36
-	}
-	in = append(in, msg...)
-	var outer [sha512.BlockSize + sha512.Size]byte
-	out := outer[:bs]
-	for i := range out {
-		out[i] = key[i] ^ 0x5c
-	}
-	out = sum(alg, out, in)
-	dst = sum(alg, dst[:0], out)
-	clear(key[:]) // no copy of the key is left on the stack
-	clear(inner[:bs])
-	clear(outer[:bs])
-	return dst
 }
 
 var (

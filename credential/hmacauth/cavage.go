@@ -253,7 +253,7 @@ func (a *Authenticator) verifyCavage(r *http.Request, idx *credential.Index, par
 
 	var sumBuf [sha512.Size]byte
 	var sigBuf [sha512.Size + 3]byte
-	sum := mac(alg, secret, buf, sumBuf[:])
+	sum := secret.mac(alg, buf, sumBuf[:])
 	if !decodeSig(sigBuf[:], h.Signature, len(sum)) || !hmac.Equal(sum, sigBuf[:len(sum)]) {
 		return nil, a.fail(r, "signature mismatch", h.KeyID)
 	}

@@ -197,7 +197,7 @@ func (d Definition) Compile(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hmac-auth: open secret of key_id %q: %w", st.KeyID, err)
 	}
-	return secret, nil
+	return newSecretKey(secret), nil
 }
 
 // GenerateSecret returns a new random secret key: 32 random bytes,

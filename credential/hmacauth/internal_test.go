@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -28,7 +30,7 @@ func TestRFC9421VectorB25(t *testing.T) {
 	require.NoError(t, err)
 	idx := credential.NewIndex()
 	cr := &credential.Credential{ID: "c", Enabled: true, Lookup: lookupPrefix + "test-shared-secret"}
-	idx.Update(nil, []*credential.Match{{Credential: cr, Secret: key, Identity: consumer.Identity{Consumer: &consumer.Consumer{Username: "rfc"}}}})
+	idx.Update(nil, []*credential.Match{{Credential: cr, Secret: newSecretKey(key), Identity: consumer.Identity{Consumer: &consumer.Consumer{Username: "rfc"}}}})
 	p, err := Definition{}.New(json.RawMessage(`{"clock_skew":0}`))
 	require.NoError(t, err)
 	a := p.(*Authenticator)
@@ -175,19 +177,30 @@ func TestDefaultsAndClock(t *testing.T) {
 	require.True(t, a.missing.Missing)
 }
 
-// TestMAC checks the allocation-free HMAC against crypto/hmac.
+// TestMAC checks that the pooled, reused HMAC instances give crypto/hmac's
+// result every time, for every algorithm, key and message length, also when
+// used from several goroutines.
 func TestMAC(t *testing.T) {
 	for _, alg := range []algSet{algSHA1, algSHA256, algSHA512} {
 		newHash := map[algSet]func() hash.Hash{algSHA1: sha1.New, algSHA256: sha256.New, algSHA512: sha512.New}[alg]
-		for _, keyLen := range []int{0, 1, 16, 63, 64, 65, 127, 128, 129, 300} {
-			for _, msgLen := range []int{0, 1, 100, 1023, 1024, 5000} {
-				key := bytes.Repeat([]byte{byte(keyLen)}, keyLen)
-				msg := bytes.Repeat([]byte{'m', byte(msgLen)}, msgLen/2+1)[:msgLen]
-				want := hmac.New(newHash, key)
-				want.Write(msg)
-				var dst [64]byte
-				require.Equal(t, want.Sum(nil), mac(alg, key, msg, dst[:]), "alg %d key %d msg %d", alg, keyLen, msgLen)
+		for _, keyLen := range []int{1, 16, 63, 64, 65, 127, 128, 129, 300} {
+			key := bytes.Repeat([]byte{byte(keyLen)}, keyLen)
+			k := newSecretKey(key)
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for _, msgLen := range []int{0, 1, 100, 1023, 1024, 5000} {
+						msg := bytes.Repeat([]byte{'m', byte(msgLen + g)}, msgLen/2+1)[:msgLen]
+						want := hmac.New(newHash, key)
+						want.Write(msg)
+						var dst [64]byte
+						assert.Equal(t, want.Sum(nil), k.mac(alg, msg, dst[:]), "alg %d key %d msg %d", alg, keyLen, msgLen)
+					}
+				}()
 			}
+			wg.Wait()
 		}
 	}
 }

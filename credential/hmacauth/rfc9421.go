@@ -225,7 +225,7 @@ func (a *Authenticator) verifyRFC9421(r *http.Request, idx *credential.Index, li
 	}
 	var sumBuf [sha256.Size]byte
 	var sigBuf [sha256.Size + 3]byte
-	sum := mac(algSHA256, secret, buf, sumBuf[:])
+	sum := secret.mac(algSHA256, buf, sumBuf[:])
 	if len(b64) != base64.StdEncoding.EncodedLen(sha256.Size) || !decodeSig(sigBuf[:], b64, sha256.Size) || !hmac.Equal(sum, sigBuf[:sha256.Size]) {
 		return nil, a.fail(r, "signature mismatch", keyID)
 	}
