@@ -578,7 +578,7 @@ func TestNoKeyRing(t *testing.T) {
 	require.NoError(t, err)
 	secret, err := hmacauth.Definition{Ring: ring}.Compile(s.Stored)
 	require.NoError(t, err)
-	require.NotNil(t, secret) // keyed HMACs; the requests signed with it are tested through the gateway
+	require.NotNil(t, secret)                                   // keyed HMACs; the requests signed with it are tested through the gateway
 	_, err = hmacauth.Definition{Ring: other}.Compile(s.Stored) // same key id, another key
 	require.ErrorIs(t, err, keyring.ErrCorrupt)
 	require.NotContains(t, err.Error(), "0123456789abcdef")
