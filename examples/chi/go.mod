@@ -1,6 +1,6 @@
 module github.com/gatehousehq/gatehouse/examples/chi
 
-go 1.26
+go 1.26.0
 
 replace github.com/gatehousehq/gatehouse => ../..
 
@@ -9,4 +9,8 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 )
 
-require github.com/evanphx/json-patch/v5 v5.9.11 // indirect
+require (
+	github.com/evanphx/json-patch/v5 v5.9.11 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+)
