@@ -94,7 +94,24 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 			delete(h, f.Name)
 		}
 	}
-	next.ServeHTTP(w, r.WithContext(consumer.NewContext(r.Context(), &m.Identity)))
+	next.ServeHTTP(w, withIdentity(r, &m.Identity))
+}
+
+// identified is a request copy and the context that carries its identity,
+// allocated together: one allocation where r.WithContext(consumer.NewContext(...))
+// makes two.
+type identified struct {
+	req http.Request
+	ctx consumer.IdentityContext
+}
+
+// withIdentity returns a shallow copy of r whose context carries id, as
+// r.WithContext(consumer.NewContext(r.Context(), id)) would.
+func withIdentity(r *http.Request, id *consumer.Identity) *http.Request {
+	x := new(identified)
+	x.ctx.Init(r.Context(), id)
+	x.req = *r.WithContext(&x.ctx) // the temporary copy stays on the stack
+	return &x.req
 }
 
 var (
