@@ -34,10 +34,13 @@ type compiledRoute struct {
 	// authentication plugins, in their order: the consumer a request that
 	// fails authentication runs as.
 	anonymous string
-	// entities are the authorized entities that admit a credential on this
-	// route: "route_<id>" and "group_<g>" for each of its groups. Empty when the
-	// route has no groups: any authenticated consumer may call it.
-	entities []string
+	// grouped is true when the route has groups: only credentials authorized
+	// on the route or one of its groups may call it. Without groups any
+	// authenticated consumer may.
+	grouped bool
+	// entities are the interned ids of the authorized entities that admit a
+	// credential: "route_<id>" and "group_<g>" for each of its groups.
+	entities []uint32
 	proxy    *httputil.ReverseProxy
 	// err is set when the stored route cannot be compiled (a plugin it names
 	// is no longer registered, say): its requests fail closed with 500.
@@ -89,9 +92,10 @@ func (g *Gateway) setRoute(id string, r *route.Route) {
 func (g *Gateway) compile(r *route.Route) *compiledRoute {
 	cr := &compiledRoute{route: r, any: r.Mode() == route.AuthAny}
 	if len(r.Groups) > 0 {
-		cr.entities = append(cr.entities, credential.EntityRoute+"_"+r.ID)
+		cr.grouped = true
+		cr.entities = append(cr.entities, g.view.entities.id(credential.EntityRoute+"_"+r.ID))
 		for _, grp := range r.Groups {
-			cr.entities = append(cr.entities, credential.EntityGroup+"_"+grp)
+			cr.entities = append(cr.entities, g.view.entities.id(credential.EntityGroup+"_"+grp))
 		}
 	}
 	type ranked struct {
@@ -170,34 +174,14 @@ func stripPrefix(path, prefix string) string {
 
 // authorized reports whether a credential's authorized entities admit it on
 // the route.
-func (cr *compiledRoute) authorized(c *credential.Credential) bool {
-	if len(cr.entities) == 0 {
+func (cr *compiledRoute) authorized(m *credential.Match) bool {
+	if !cr.grouped {
 		return true
 	}
-	if c == nil {
-		return false
-	}
 	for _, want := range cr.entities {
-		for _, have := range c.AuthorizedEntities {
-			if entityMatches(have, want) {
-				return true
-			}
+		if m.Entities.Has(want) {
+			return true
 		}
 	}
 	return false
-}
-
-// entityMatches reports whether an authorized entity as written on a
-// credential (have) names want ("group_x" or "route_x"). A bare id names a group.
-func entityMatches(have, want string) bool {
-	if have == want {
-		return true
-	}
-	for _, p := range [...]string{"group_", "route_", "api_"} {
-		if strings.HasPrefix(have, p) {
-			return false
-		}
-	}
-	const g = "group_"
-	return len(want) == len(g)+len(have) && strings.HasPrefix(want, g) && want[len(g):] == have
 }

@@ -82,7 +82,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 		writeAuthError(w, fail)
 		return
 	}
-	if !m.Identity.Anonymous && !cr.authorized(m.Credential) {
+	if !m.Identity.Anonymous && !cr.authorized(m) {
 		writeMessage(w, http.StatusForbidden, MsgNotAuthorized)
 		return
 	}

@@ -28,6 +28,8 @@ var identityHeaders = [...]string{
 // consumer, not on how many there are.
 type view struct {
 	index *credential.Index
+	// entities interns authorized-entity names for credentials and routes.
+	entities *entityTable
 	// compile turns a credential's stored settings into its scheme's
 	// verification material (Match.Secret); nil when no scheme needs one.
 	compile func(cr *credential.Credential) (any, error)
@@ -46,7 +48,7 @@ type consumerEntry struct {
 }
 
 func newView(compile func(*credential.Credential) (any, error)) *view {
-	return &view{index: credential.NewIndex(), compile: compile, consumers: map[string]*consumerEntry{}}
+	return &view{index: credential.NewIndex(), entities: newEntityTable(), compile: compile, consumers: map[string]*consumerEntry{}}
 }
 
 // anonymous returns the identity of the consumer named username for requests
@@ -188,6 +190,7 @@ func (v *view) newMatch(c *consumer.Consumer, cr *credential.Credential) *creden
 		Identity:   consumer.Identity{Consumer: c, CredentialID: cr.ID},
 		Credential: cr,
 		Secret:     secret,
+		Entities:   v.entities.set(cr.AuthorizedEntities),
 		Headers:    identity(c, cr.ID, false),
 	}
 }
@@ -213,4 +216,44 @@ func identity(c *consumer.Consumer, credentialID string, anonymous bool) []crede
 		out = append(out, f)
 	}
 	return out
+}
+
+// entityTable interns authorized-entity names ("group_x", "route_y",
+// "api_z") as small integers. It only grows, by the distinct names the
+// configuration has used; it is read and written by view writers, never on
+// the request path.
+type entityTable struct {
+	mu    sync.Mutex
+	names map[string]uint32
+}
+
+func newEntityTable() *entityTable { return &entityTable{names: map[string]uint32{}} }
+
+// id returns the id of a normalized entity name, assigning one if needed.
+func (t *entityTable) id(name string) uint32 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	id, ok := t.names[name]
+	if !ok {
+		id = uint32(len(t.names))
+		t.names[name] = id
+	}
+	return id
+}
+
+// set returns the set of ids of entities as written on a credential: a bare
+// id names a group. Entries that do not parse are left out.
+func (t *entityTable) set(entities []string) credential.EntitySet {
+	if len(entities) == 0 {
+		return credential.EntitySet{}
+	}
+	out := make([]uint32, 0, len(entities))
+	for _, e := range entities {
+		kind, id, err := credential.ParseEntity(e)
+		if err != nil {
+			continue
+		}
+		out = append(out, t.id(kind+"_"+id))
+	}
+	return credential.NewEntitySet(out)
 }

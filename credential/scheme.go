@@ -54,6 +54,10 @@ type Match struct {
 	Credential *Credential
 	// Secret is what the scheme's Compiler made of the stored settings, or nil.
 	Secret any
+	// Entities are the credential's authorized entities as the gateway's
+	// interned ids, so that authorizing a request is a few integer probes
+	// rather than string comparisons.
+	Entities EntitySet
 	// Headers are what the upstream handler is told: one entry per identity
 	// header the gateway owns (X-Consumer-Username, X-Consumer-Id, ...). An
 	// entry with values sets the header; one without removes any client-sent

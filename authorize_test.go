@@ -1,0 +1,84 @@
+package gatehouse_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/route"
+)
+
+// The authorization matrix of the service-group model: keys on group A, B,
+// both, neither, on the route itself; routes in 0, 1 and 2 groups.
+func TestAuthorizationMatrix(t *testing.T) {
+	routes := map[string][]string{"none": nil, "a": {"A"}, "ab": {"A", "B"}}
+	var rs []route.Route
+	for id, groups := range routes {
+		r := keyRoute(id, `{}`)
+		r.Groups = groups
+		rs = append(rs, r)
+	}
+	f := newFixture(t, rs...)
+	f.consumer(consumer.Consumer{Username: "alice"})
+	keys := map[string][]string{
+		"neither": nil,
+		"on-a":    {"group_A"},
+		"on-b":    {"B"}, // a bare id names a group
+		"on-both": {"group_A", "group_B"},
+		"on-ab":   {"route_ab"},
+		"on-c":    {"group_C", "route_none"},
+	}
+	for name, ents := range keys {
+		f.key("alice", name, "key-"+name, func(c *credential.Credential) { c.AuthorizedEntities = ents })
+	}
+	want := map[string]map[string]int{ // route → key → status
+		"none": {"neither": 200, "on-a": 200, "on-b": 200, "on-both": 200, "on-ab": 200, "on-c": 200},
+		"a":    {"neither": 403, "on-a": 200, "on-b": 403, "on-both": 200, "on-ab": 403, "on-c": 403},
+		"ab":   {"neither": 403, "on-a": 200, "on-b": 200, "on-both": 200, "on-ab": 200, "on-c": 403},
+	}
+	for rid, row := range want {
+		for key, status := range row {
+			t.Run(fmt.Sprintf("route %s, key %s", rid, key), func(t *testing.T) {
+				eventually(t, f.gw.Protect(rid, echo), "/", map[string]string{"apikey": "key-" + key}, status)
+			})
+		}
+	}
+}
+
+// Moving a route between groups, or a key between groups, takes effect on the
+// next request, without a restart.
+func TestGroupMembershipChangesAtRuntime(t *testing.T) {
+	ctx := context.Background()
+	r := keyRoute("orders", `{}`)
+	r.Groups = []string{"shop"}
+	f := newFixture(t, r)
+	f.consumer(consumer.Consumer{Username: "alice"})
+	f.key("alice", "k", "alice-secret-key", func(c *credential.Credential) { c.AuthorizedEntities = []string{"group_shop"} })
+	h := f.gw.Protect("orders", echo)
+	hdr := map[string]string{"apikey": "alice-secret-key"}
+	eventually(t, h, "/", hdr, http.StatusOK)
+
+	move := func(groups ...string) {
+		_, _, err := f.st.PutRoute(ctx, "orders", func(cur *route.Route) (*route.Route, error) {
+			cur.Groups = groups
+			return cur, nil
+		})
+		require.NoError(t, err)
+	}
+	move("billing")
+	eventually(t, h, "/", hdr, http.StatusForbidden)
+	move("billing", "shop")
+	eventually(t, h, "/", hdr, http.StatusOK)
+	move()
+	eventually(t, h, "/", hdr, http.StatusOK) // no groups: any authenticated consumer
+
+	move("billing")
+	eventually(t, h, "/", hdr, http.StatusForbidden)
+	f.key("alice", "k", "alice-secret-key", func(c *credential.Credential) { c.AuthorizedEntities = []string{"billing"} })
+	eventually(t, h, "/", hdr, http.StatusOK)
+}
