@@ -22,6 +22,7 @@ func BenchmarkAuthorizeManyGroups(b *testing.B) {
 	}
 	f := newFixture(t, r)
 	defer f.gw.Close()
+	f.group(r.Groups...)
 	var entities []string
 	for i := range 99 {
 		entities = append(entities, fmt.Sprintf("group_key-group-%03d", i))

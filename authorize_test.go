@@ -24,6 +24,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		rs = append(rs, r)
 	}
 	f := newFixture(t, rs...)
+	f.group("A", "B", "C")
 	f.consumer(consumer.Consumer{Username: "alice"})
 	keys := map[string][]string{
 		"neither": nil,
@@ -57,6 +58,7 @@ func TestGroupMembershipChangesAtRuntime(t *testing.T) {
 	r := keyRoute("orders", `{}`)
 	r.Groups = []string{"shop"}
 	f := newFixture(t, r)
+	f.group("shop", "billing")
 	f.consumer(consumer.Consumer{Username: "alice"})
 	f.key("alice", "k", "alice-secret-key", func(c *credential.Credential) { c.AuthorizedEntities = []string{"group_shop"} })
 	h := f.gw.Protect("orders", echo)
@@ -81,4 +83,41 @@ func TestGroupMembershipChangesAtRuntime(t *testing.T) {
 	eventually(t, h, "/", hdr, http.StatusForbidden)
 	f.key("alice", "k", "alice-secret-key", func(c *credential.Credential) { c.AuthorizedEntities = []string{"billing"} })
 	eventually(t, h, "/", hdr, http.StatusOK)
+}
+
+// A reference to a group that does not exist (never created, or deleted)
+// stays on routes and credentials and authorizes nothing; creating the group
+// again makes it count again.
+func TestDeletedGroupAuthorizesNothing(t *testing.T) {
+	ctx := context.Background()
+	r := keyRoute("orders", `{}`)
+	r.Groups = []string{"shop", "ghost"}
+	f := newFixture(t, r)
+	f.group("shop")
+	f.consumer(consumer.Consumer{Username: "alice"})
+	f.key("alice", "shop-key", "key-on-shop", func(c *credential.Credential) { c.AuthorizedEntities = []string{"group_shop"} })
+	f.key("alice", "ghost-key", "key-on-ghost", func(c *credential.Credential) { c.AuthorizedEntities = []string{"ghost"} })
+	f.key("alice", "route-key", "key-on-route", func(c *credential.Credential) { c.AuthorizedEntities = []string{"route_orders"} })
+	h := f.gw.Protect("orders", echo)
+	shop := map[string]string{"apikey": "key-on-shop"}
+
+	eventually(t, h, "/", shop, http.StatusOK)
+	eventually(t, h, "/", map[string]string{"apikey": "key-on-ghost"}, http.StatusForbidden) // never created
+	eventually(t, h, "/", map[string]string{"apikey": "key-on-route"}, http.StatusOK)
+
+	require.NoError(t, f.st.DeleteGroup(ctx, "shop"))
+	eventually(t, h, "/", shop, http.StatusForbidden)
+	eventually(t, h, "/", map[string]string{"apikey": "key-on-route"}, http.StatusOK) // the route itself still counts
+	stored, err := f.st.GetRoute(ctx, "orders")
+	require.NoError(t, err)
+	require.Equal(t, []string{"shop", "ghost"}, stored.Groups, "deleting a group deletes nothing else")
+
+	f.group("shop")
+	eventually(t, h, "/", shop, http.StatusOK)
+	f.group("ghost")
+	eventually(t, h, "/", map[string]string{"apikey": "key-on-ghost"}, http.StatusOK)
+
+	// A full reload sees the same groups.
+	require.NoError(t, f.gw.Refresh(ctx))
+	eventually(t, h, "/", shop, http.StatusOK)
 }

@@ -36,6 +36,9 @@ type Gateway struct {
 	// store read, so that a full reload and a single change never overwrite
 	// each other with older data.
 	syncMu sync.Mutex
+	// groups holds the ids of the service groups that exist: a reference to
+	// any other group authorizes nothing. Guarded by syncMu.
+	groups map[string]bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -177,6 +180,10 @@ func (g *Gateway) reload(ctx context.Context) error {
 		return fmt.Errorf("gatehouse: read store: %w", err)
 	}
 	g.view.load(snap)
+	g.groups = make(map[string]bool, len(snap.Groups))
+	for _, grp := range snap.Groups {
+		g.groups[grp.ID] = true
+	}
 	rs := &routeSet{byID: make(map[string]*compiledRoute, len(snap.Routes))}
 	for _, r := range snap.Routes {
 		rs.byID[r.ID] = g.compile(r)
@@ -283,6 +290,12 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 			return err
 		}
 		g.setRoute(ch.ID, r)
+	case store.KindGroup:
+		_, err := g.store.GetGroup(ctx, ch.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		g.setGroup(ch.ID, err == nil)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
@@ -44,6 +45,17 @@ func (f *fixture) consumer(c consumer.Consumer) {
 	f.t.Helper()
 	_, _, err := f.st.PutConsumer(context.Background(), c.Username, func(*consumer.Consumer) (*consumer.Consumer, error) { return &c, nil })
 	require.NoError(f.t, err)
+}
+
+// group creates service groups.
+func (f *fixture) group(ids ...string) {
+	f.t.Helper()
+	for _, id := range ids {
+		_, _, err := f.st.PutGroup(context.Background(), id, func(*servicegroup.Group) (*servicegroup.Group, error) {
+			return &servicegroup.Group{ID: id, Name: id}, nil
+		})
+		require.NoError(f.t, err)
+	}
 }
 
 // key gives username a key-auth credential id holding key.
@@ -278,6 +290,7 @@ func TestRouteGroupsAuthorization(t *testing.T) {
 	grouped := keyRoute("orders", `{}`)
 	grouped.Groups = []string{"shop", "billing"}
 	f := newFixture(t, grouped)
+	f.group("shop", "billing")
 	f.consumer(consumer.Consumer{Username: "alice"})
 	for _, tc := range []struct {
 		key      string

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -89,13 +90,40 @@ func (g *Gateway) setRoute(id string, r *route.Route) {
 	g.routes.Store(rs)
 }
 
+// setGroup records that service group id exists or not, and recompiles the
+// routes that name it. The caller holds syncMu.
+func (g *Gateway) setGroup(id string, exists bool) {
+	if g.groups[id] == exists {
+		return
+	}
+	if exists {
+		g.groups[id] = true
+	} else {
+		delete(g.groups, id)
+	}
+	old := g.routes.Load()
+	rs := &routeSet{byID: make(map[string]*compiledRoute, len(old.byID))}
+	for k, cr := range old.byID {
+		if slices.Contains(cr.route.Groups, id) {
+			cr = g.compile(cr.route)
+		}
+		rs.byID[k] = cr
+	}
+	rs.freeze()
+	g.routes.Store(rs)
+}
+
+// compile builds the request-time form of a route. The caller holds syncMu
+// (it reads the groups that exist).
 func (g *Gateway) compile(r *route.Route) *compiledRoute {
 	cr := &compiledRoute{route: r, any: r.Mode() == route.AuthAny}
 	if len(r.Groups) > 0 {
 		cr.grouped = true
 		cr.entities = append(cr.entities, g.view.entities.id(credential.EntityRoute+"_"+r.ID))
 		for _, grp := range r.Groups {
-			cr.entities = append(cr.entities, g.view.entities.id(credential.EntityGroup+"_"+grp))
+			if g.groups[grp] { // a group that does not exist (any more) admits nobody
+				cr.entities = append(cr.entities, g.view.entities.id(credential.EntityGroup+"_"+grp))
+			}
 		}
 	}
 	type ranked struct {

@@ -1,5 +1,5 @@
-// Package admin is the mountable admin API of Gatehouse: an http.Handler that
-// manages consumers, credentials and routes in a store.Store over JSON (API.md §2–3).
+// Package admin is the mountable admin API of Gatehouse: an http.Handler that manages
+// consumers, credentials, routes and service groups in a store.Store over JSON.
 package admin
 
 import (
@@ -25,6 +25,8 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, PUT, PATCH, DELETE /api/consumers/{username}/credentials/{id}
 //	GET, POST               /api/routes
 //	GET, PUT, PATCH, DELETE /api/routes/{id}
+//	GET, POST               /api/groups
+//	GET, PUT, PATCH, DELETE /api/groups/{id}
 //
 // Mount it under any prefix with http.StripPrefix. Every request must carry
 // the admin key (see WithKey); a Handler without a key answers every request
@@ -132,6 +134,13 @@ func (h *Handler) routes() {
 	m.HandleFunc("PATCH /api/routes/{id}", h.patchRoute)
 	m.HandleFunc("DELETE /api/routes/{id}", h.deleteRoute)
 
+	m.HandleFunc("GET /api/groups", h.listGroups)
+	m.HandleFunc("POST /api/groups", h.createGroup)
+	m.HandleFunc("GET /api/groups/{id}", h.getGroup)
+	m.HandleFunc("PUT /api/groups/{id}", h.putGroup)
+	m.HandleFunc("PATCH /api/groups/{id}", h.patchGroup)
+	m.HandleFunc("DELETE /api/groups/{id}", h.deleteGroup)
+
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.
 	for path, allow := range map[string]string{
@@ -141,6 +150,8 @@ func (h *Handler) routes() {
 		"/api/consumers/{username}/credentials/{id}": allowItem,
 		"/api/routes":                                allowCollection,
 		"/api/routes/{id}":                           allowItem,
+		"/api/groups":                                allowCollection,
+		"/api/groups/{id}":                           allowItem,
 	} {
 		m.HandleFunc(path, methodNotAllowed(allow))
 	}

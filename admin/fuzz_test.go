@@ -37,6 +37,10 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"plugins":{"key-auth":"x"},"name":"n"}`,
 		`{"expires_at":"tomorrow"}`,
 		"{\"username\":\"\xff\xfe\"}",
+		`{"id":"group_payment_apis","name":"Payment APIs","description":"d","metadata":{"department":"finance"},"tags":["payment","finance"]}`,
+		`{"name":"g","tags":["a","a",""],"metadata":{"":"v"}}`,
+		`{"name":null,"tags":"x","metadata":{"k":1}}`,
+		"{\"name\":\"\xff\xfe\",\"tags\":[\"\xff\"]}",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -54,7 +58,7 @@ func FuzzAdminJSON(f *testing.F) {
 		if rec := post("/api/consumers", []byte(`{"username":"fuzz"}`)); rec.Code != http.StatusCreated && rec.Code != http.StatusConflict {
 			t.Fatalf("setup: %d %s", rec.Code, rec.Body)
 		}
-		for _, path := range []string{"/api/consumers", "/api/consumers/fuzz/credentials", "/api/routes"} {
+		for _, path := range []string{"/api/consumers", "/api/consumers/fuzz/credentials", "/api/routes", "/api/groups"} {
 			rec := post(path, body)
 			if rec.Code >= 500 || rec.Code < 200 || (rec.Code >= 300 && rec.Code < 400) {
 				t.Fatalf("POST %s %q: status %d: %s", path, body, rec.Code, rec.Body)

@@ -21,6 +21,12 @@ type List[T any] struct {
 // listOptions reads ?limit=, ?cursor= and, when labels is true, every
 // ?label=key:value.
 func listOptions(r *http.Request, labels bool) (store.ListOptions, error) {
+	return readListOptions(r, labels, false)
+}
+
+// readListOptions reads ?limit=, ?cursor=, every ?label=key:value when labels
+// is true, and ?tag= when tag is true, naming every invalid parameter.
+func readListOptions(r *http.Request, labels, tag bool) (store.ListOptions, error) {
 	q := r.URL.Query()
 	opts := store.ListOptions{Limit: store.DefaultListLimit, Cursor: q.Get("cursor")}
 	fields := map[string]string{}
@@ -47,6 +53,17 @@ func listOptions(r *http.Request, labels bool) (store.ListOptions, error) {
 				opts.Labels = map[string]string{}
 			}
 			opts.Labels[k] = v
+		}
+	}
+	if tag {
+		for _, t := range q["tag"] {
+			if opts.Tag != "" && t != "" && t != opts.Tag {
+				fields["tag"] = "give one tag: " + strconv.Quote(opts.Tag) + " and " + strconv.Quote(t) + " were both asked for"
+				break
+			}
+			if t != "" {
+				opts.Tag = t
+			}
 		}
 	}
 	if len(fields) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 )
 
 // Errors every back-end returns, wrapped with detail; match them with errors.Is.
@@ -36,6 +37,8 @@ type ListOptions struct {
 	Cursor string
 	// Labels keeps only objects whose labels hold every pair (consumers).
 	Labels map[string]string
+	// Tag, when not empty, keeps only objects whose tags contain it (groups).
+	Tag string
 }
 
 // Page is one page of a list.
@@ -53,6 +56,7 @@ type Snapshot struct {
 	Consumers   []*consumer.Consumer
 	Credentials []*credential.Credential
 	Routes      []*route.Route
+	Groups      []*servicegroup.Group
 }
 
 // Kind names what a Change is about.
@@ -65,6 +69,7 @@ const (
 	KindConsumer
 	KindCredential
 	KindRoute
+	KindGroup
 )
 
 // Change tells a watcher that one object was written or deleted. It carries
@@ -76,11 +81,11 @@ type Change struct {
 	Deleted bool
 	// Consumer is the username for consumer and credential changes.
 	Consumer string
-	// ID is the credential or route id.
+	// ID is the credential, route or group id.
 	ID string
 }
 
-// Store keeps consumers, credentials and routes. Implementations are safe for
+// Store keeps consumers, credentials, routes and service groups. Implementations are safe for
 // concurrent use and every write is atomic: a write that fails changes nothing.
 // Values passed in and returned are copies owned by the caller.
 type Store interface {
@@ -116,6 +121,18 @@ type Store interface {
 	DeleteRoute(ctx context.Context, id string) error
 	// ListRoutes returns a page of routes ordered by id.
 	ListRoutes(ctx context.Context, opts ListOptions) (Page[route.Route], error)
+
+	// GetGroup returns the service group id.
+	GetGroup(ctx context.Context, id string) (*servicegroup.Group, error)
+	// PutGroup creates or replaces service group id with what fn returns,
+	// atomically. The result must keep the id.
+	PutGroup(ctx context.Context, id string, fn Mutator[servicegroup.Group]) (g *servicegroup.Group, created bool, err error)
+	// DeleteGroup deletes service group id, and nothing else: routes and
+	// credentials that name it keep their references.
+	DeleteGroup(ctx context.Context, id string) error
+	// ListGroups returns a page of service groups ordered by id, keeping only
+	// those tagged opts.Tag when it is set.
+	ListGroups(ctx context.Context, opts ListOptions) (Page[servicegroup.Group], error)
 
 	// Snapshot returns the whole configuration.
 	Snapshot(ctx context.Context) (*Snapshot, error)

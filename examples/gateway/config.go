@@ -22,12 +22,17 @@ import (
 //	      - id: alice-key
 //	        name: main
 //	        plugins: {key-auth: {key: alice-secret-key}}
+//	groups:
+//	  - id: shop
+//	    name: Shop APIs
 //	routes:
 //	  - id: orders
+//	    groups: [shop]
 //	    frontend: {paths: [/orders]}
 //	    backend: {target: "http://127.0.0.1:9000"}
 //	    plugins: {key-auth: {}}
 type configFile struct {
+	Groups    []map[string]json.RawMessage `json:"groups"`
 	Consumers []map[string]json.RawMessage `json:"consumers"`
 	Routes    []map[string]json.RawMessage `json:"routes"`
 }
@@ -48,7 +53,7 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("want top-level keys consumers and routes: %w", err)
+		return fmt.Errorf("want top-level keys groups, consumers and routes: %w", err)
 	}
 	put := func(path string, obj map[string]json.RawMessage) error {
 		body, _ := json.Marshal(obj)
@@ -61,6 +66,18 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 			return fmt.Errorf("PUT %s: %d %s", path, rec.Code, bytes.TrimSpace(rec.Body.Bytes()))
 		}
 		return nil
+	}
+	for i, grp := range f.Groups {
+		id, err := stringField(grp, "id")
+		if err != nil {
+			return fmt.Errorf("groups[%d]: %w", i, err)
+		}
+		if id == "" {
+			return fmt.Errorf("groups[%d]: id is required", i)
+		}
+		if err := put("/api/groups/"+url.PathEscape(id), grp); err != nil {
+			return err
+		}
 	}
 	for i, c := range f.Consumers {
 		name, err := stringField(c, "username")

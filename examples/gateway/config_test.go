@@ -12,29 +12,41 @@ import (
 
 const configKey = "alice-config-key-1"
 
-const configYAML = `# consumers with inline credentials, then routes
+const configYAML = `# groups, consumers with inline credentials, then routes
+groups:
+  - id: shop
+    name: Shop APIs
 consumers:
   - username: alice
     desc: from the config file
     credentials:
       - id: alice-key
         name: main
+        authorized_entities: [group_shop]
         plugins:
           key-auth: {key: alice-config-key-1}
+      - id: alice-other
+        name: other
+        plugins:
+          key-auth: {key: alice-config-key-3}
 routes:
   - id: orders
+    groups: [shop]
     frontend: {paths: [/orders]}
     backend: {target: "UPSTREAM"}
     plugins: {key-auth: {}}
 `
 
 const configJSON = `{
+  "groups": [{"id": "shop", "name": "Shop APIs"}],
   "consumers": [
     {"username": "alice", "desc": "from the config file",
-     "credentials": [{"id": "alice-key", "name": "main", "plugins": {"key-auth": {"key": "alice-config-key-1"}}}]}
+     "credentials": [
+       {"id": "alice-key", "name": "main", "authorized_entities": ["group_shop"], "plugins": {"key-auth": {"key": "alice-config-key-1"}}},
+       {"id": "alice-other", "name": "other", "plugins": {"key-auth": {"key": "alice-config-key-3"}}}]}
   ],
   "routes": [
-    {"id": "orders", "frontend": {"paths": ["/orders"]}, "backend": {"target": "UPSTREAM"}, "plugins": {"key-auth": {}}}
+    {"id": "orders", "groups": ["shop"], "frontend": {"paths": ["/orders"]}, "backend": {"target": "UPSTREAM"}, "plugins": {"key-auth": {}}}
   ]
 }
 `
@@ -63,6 +75,11 @@ func TestConfigFile(t *testing.T) {
 			require.Equal(t, http.StatusUnauthorized, r.status)
 			r = do(t, http.MethodGet, g.data+"/orders/7", "")
 			require.Equal(t, http.StatusUnauthorized, r.status)
+			// A key of alice's that is not authorized on the route's group.
+			r = do(t, http.MethodGet, g.data+"/orders/7", "", "apikey", "alice-config-key-3")
+			require.Equal(t, http.StatusForbidden, r.status)
+			r = g.adminDo(t, http.MethodGet, "/api/groups/shop", "")
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 
 			// The objects are in the admin API, under the ids of the file,
 			// and the key is sealed like one written through the API.

@@ -1,5 +1,5 @@
-// Package memory is the default store.Store: it keeps consumers, credentials and
-// routes in process memory, for tests, single instances and as a reference back-end.
+// Package memory is the default store.Store: it keeps consumers, credentials, routes
+// and service groups in process memory, for tests, single instances and as a reference.
 package memory
 
 import (
@@ -14,6 +14,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -40,6 +41,7 @@ type Store struct {
 	names     map[string]map[string]string                 // username → name → id
 	lookups   map[string]credKey                           // Lookup → owner
 	routes    map[string]*route.Route
+	groups    map[string]*servicegroup.Group
 	watchers  map[*watcher]struct{}
 }
 
@@ -61,6 +63,7 @@ func New(opts ...Option) *Store {
 		names:     make(map[string]map[string]string),
 		lookups:   make(map[string]credKey),
 		routes:    make(map[string]*route.Route),
+		groups:    make(map[string]*servicegroup.Group),
 		watchers:  make(map[*watcher]struct{}),
 	}
 	for _, o := range opts {
@@ -131,7 +134,7 @@ func (s *Store) DeleteConsumer(_ context.Context, username string) error {
 }
 
 // ListConsumers returns a page of consumers ordered by username, keeping those
-// whose labels hold every pair of opts.Labels.
+// whose labels hold every pair of opts.Labels. opts.Tag is ignored.
 func (s *Store) ListConsumers(_ context.Context, opts store.ListOptions) (store.Page[consumer.Consumer], error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -249,7 +252,8 @@ func (s *Store) DeleteCredential(_ context.Context, username, id string) error {
 }
 
 // ListCredentials returns a page of the consumer's credentials ordered by id;
-// store.ErrNotFound when the consumer does not exist. opts.Labels is ignored.
+// store.ErrNotFound when the consumer does not exist. opts.Labels and opts.Tag
+// are ignored.
 func (s *Store) ListCredentials(_ context.Context, username string, opts store.ListOptions) (store.Page[credential.Credential], error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -298,11 +302,66 @@ func (s *Store) DeleteRoute(_ context.Context, id string) error {
 	return nil
 }
 
-// ListRoutes returns a page of routes ordered by id. opts.Labels is ignored.
+// ListRoutes returns a page of routes ordered by id. opts.Labels and opts.Tag
+// are ignored.
 func (s *Store) ListRoutes(_ context.Context, opts store.ListOptions) (store.Page[route.Route], error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return list(s.routes, opts, nil, (*route.Route).Clone)
+}
+
+// ---- service groups ----
+
+// GetGroup returns the service group id.
+func (s *Store) GetGroup(_ context.Context, id string) (*servicegroup.Group, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g, ok := s.groups[id]
+	if !ok {
+		return nil, fmt.Errorf("service group %q: %w", id, store.ErrNotFound)
+	}
+	return g.Clone(), nil
+}
+
+// PutGroup creates or replaces service group id with what fn returns. An
+// empty ID in the result is set to id; a different one is an error.
+func (s *Store) PutGroup(_ context.Context, id string, fn store.Mutator[servicegroup.Group]) (*servicegroup.Group, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next, created, err := put(s, s.groups, id, fn, (*servicegroup.Group).Clone,
+		func(g *servicegroup.Group) (*string, *time.Time, *time.Time) {
+			return &g.ID, &g.CreatedAt, &g.UpdatedAt
+		})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: service group %q: %w", id, err)
+	}
+	s.notify(store.Change{Kind: store.KindGroup, ID: id})
+	return next, created, nil
+}
+
+// DeleteGroup deletes service group id. Routes and credentials that name it
+// are left as they are.
+func (s *Store) DeleteGroup(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.groups[id]; !ok {
+		return fmt.Errorf("service group %q: %w", id, store.ErrNotFound)
+	}
+	delete(s.groups, id)
+	s.notify(store.Change{Kind: store.KindGroup, Deleted: true, ID: id})
+	return nil
+}
+
+// ListGroups returns a page of service groups ordered by id, keeping those
+// tagged opts.Tag when it is set. opts.Labels is ignored.
+func (s *Store) ListGroups(_ context.Context, opts store.ListOptions) (store.Page[servicegroup.Group], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var keep func(*servicegroup.Group) bool
+	if opts.Tag != "" {
+		keep = func(g *servicegroup.Group) bool { return g.HasTag(opts.Tag) }
+	}
+	return list(s.groups, opts, keep, (*servicegroup.Group).Clone)
 }
 
 // put writes what fn returns under key in m, for objects whose only rule is
@@ -344,7 +403,7 @@ func put[T any](s *Store, m map[string]*T, key string, fn store.Mutator[T], clon
 // ---- snapshot ----
 
 // Snapshot returns a copy of the whole configuration: consumers by username,
-// credentials by username then id, routes by id.
+// credentials by username then id, routes and groups by id.
 func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -356,6 +415,7 @@ func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 		Consumers:   make([]*consumer.Consumer, 0, len(s.consumers)),
 		Credentials: make([]*credential.Credential, 0, n),
 		Routes:      make([]*route.Route, 0, len(s.routes)),
+		Groups:      make([]*servicegroup.Group, 0, len(s.groups)),
 	}
 	for _, u := range sortedKeys(s.consumers) {
 		snap.Consumers = append(snap.Consumers, s.consumers[u].Clone())
@@ -366,6 +426,9 @@ func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 	}
 	for _, id := range sortedKeys(s.routes) {
 		snap.Routes = append(snap.Routes, s.routes[id].Clone())
+	}
+	for _, id := range sortedKeys(s.groups) {
+		snap.Groups = append(snap.Groups, s.groups[id].Clone())
 	}
 	return snap, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -572,5 +573,47 @@ func testCopies(t *testing.T, newStore func(*testing.T) store.Store) {
 		snap, err := s.Snapshot(ctx)
 		require.NoError(t, err)
 		require.Equal(t, []*route.Route{want}, snap.Routes, "changing a listed value changed the store")
+	})
+
+	t.Run("Group", func(t *testing.T) {
+		s, ctx := newStore(t), t.Context()
+		in := newGroup("g1", "payment", "finance")
+		out := mustPutGroup(t, s, in)
+		want := out.Clone()
+
+		scribble := func(g *servicegroup.Group) {
+			g.Name = "scribbled"
+			g.Tags[0] = "scribbled"
+			g.Metadata["department"] = "scribbled"
+			g.Metadata["new"] = "scribbled"
+		}
+		scribble(in)
+		scribble(out)
+		got, err := s.GetGroup(ctx, "g1")
+		require.NoError(t, err)
+		require.Equal(t, want, got, "changing a value passed to or returned by PutGroup changed the store")
+		scribble(got)
+		page, err := s.ListGroups(ctx, store.ListOptions{})
+		require.NoError(t, err)
+		require.Len(t, page.Items, 1)
+		require.Equal(t, want, page.Items[0], "changing a value returned by GetGroup changed the store")
+		scribble(page.Items[0])
+		snap, err := s.Snapshot(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []*servicegroup.Group{want}, snap.Groups, "changing a listed value changed the store")
+		scribble(snap.Groups[0])
+
+		var kept *servicegroup.Group
+		_, _, err = s.PutGroup(ctx, "g1", func(cur *servicegroup.Group) (*servicegroup.Group, error) {
+			kept = cur
+			return cur, nil
+		})
+		require.NoError(t, err)
+		scribble(kept)
+		got, err = s.GetGroup(ctx, "g1")
+		require.NoError(t, err)
+		require.Equal(t, want.Name, got.Name, "changing a snapshot or mutator value changed the store")
+		require.Equal(t, want.Tags, got.Tags)
+		require.Equal(t, want.Metadata, got.Metadata)
 	})
 }

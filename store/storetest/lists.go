@@ -13,6 +13,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -83,6 +84,18 @@ var listers = []lister{
 		list: func(ctx context.Context, s store.Store, opts store.ListOptions) ([]string, int, string, error) {
 			p, err := s.ListRoutes(ctx, opts)
 			return pageIDs(p, err, func(r *route.Route) string { return r.ID })
+		},
+	},
+	{
+		name: "Groups",
+		fill: func(t *testing.T, s store.Store, ids []string) {
+			for _, id := range ids {
+				mustPutGroup(t, s, newGroup(id, "t-"+id))
+			}
+		},
+		list: func(ctx context.Context, s store.Store, opts store.ListOptions) ([]string, int, string, error) {
+			p, err := s.ListGroups(ctx, opts)
+			return pageIDs(p, err, func(g *servicegroup.Group) string { return g.ID })
 		},
 	},
 }
@@ -173,6 +186,8 @@ func testLists(t *testing.T, newStore func(*testing.T) store.Store) {
 					require.NoError(t, s.DeleteCredential(ctx, "alice", ids[3]))
 				case "Routes":
 					require.NoError(t, s.DeleteRoute(ctx, ids[3]))
+				case "Groups":
+					require.NoError(t, s.DeleteGroup(ctx, ids[3]))
 				}
 				l.fill(t, s, []string{"id-0000a"})
 				rest, total, next, err := l.list(ctx, s, store.ListOptions{Limit: 100, Cursor: next})
@@ -258,5 +273,52 @@ func testLists(t *testing.T, newStore func(*testing.T) store.Store) {
 			}
 			require.Equal(t, tc.want, got, "filter %v", tc.filter)
 		}
+	})
+
+	t.Run("TagFilter", func(t *testing.T) {
+		s, ctx := newStore(t), t.Context()
+		tags := map[string][]string{
+			"g0": {"payment", "finance"},
+			"g1": {"finance"},
+			"g2": {"payment"},
+			"g3": nil,
+			"g4": {"Payment"},
+			"g5": {"payment-v2", "pay"},
+			"g6": {"internal", "payment", "v1"},
+		}
+		for id, tt := range tags {
+			mustPutGroup(t, s, newGroup(id, tt...))
+		}
+		l := listers[3]
+		for _, tc := range []struct {
+			tag  string
+			want []string
+		}{
+			{"", []string{"g0", "g1", "g2", "g3", "g4", "g5", "g6"}},
+			{"payment", []string{"g0", "g2", "g6"}},
+			{"finance", []string{"g0", "g1"}},
+			{"Payment", []string{"g4"}},
+			{"pay", []string{"g5"}},
+			{"v1", []string{"g6"}},
+			{"none", nil},
+		} {
+			pages := walk(t, s, l, store.ListOptions{Limit: 2, Tag: tc.tag}, len(tc.want))
+			got := slices.Concat(pages...)
+			if len(tc.want) == 0 {
+				require.Empty(t, got, "tag %q", tc.tag)
+				continue
+			}
+			require.Equal(t, tc.want, got, "tag %q: whole tags, case-sensitive", tc.tag)
+		}
+
+		// Retagging moves a group in or out of the filter.
+		mustPutGroup(t, s, newGroup("g3", "payment"))
+		mustPutGroup(t, s, newGroup("g0", "finance"))
+		p, err := s.ListGroups(ctx, store.ListOptions{Tag: "payment"})
+		require.NoError(t, err)
+		require.Equal(t, 3, p.Total)
+		ids, _, _, err := pageIDs(p, nil, func(g *servicegroup.Group) string { return g.ID })
+		require.NoError(t, err)
+		require.Equal(t, []string{"g2", "g3", "g6"}, ids)
 	})
 }

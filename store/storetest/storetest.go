@@ -25,10 +25,12 @@ import (
 //     UpdatedAt advances on every write while CreatedAt is kept;
 //   - a mutator result with an empty username or id gets the key; a different
 //     one is an error; a credential's Consumer is always the username key;
+//   - deleting a service group deletes nothing else;
 //   - empty credential Lookups never conflict;
 //   - lists are in byte order of ids; cursors are opaque, survive deletion of
 //     the item they point at, and an undecodable one is an error that is
-//     neither store.ErrNotFound nor store.ErrConflict;
+//     neither store.ErrNotFound nor store.ErrConflict; ListOptions.Tag keeps
+//     the groups whose tags contain it, and Total counts only those;
 //   - a watcher that never reads blocks no writer and later gets store.KindReset;
 //     deleting a consumer notifies each of its credentials, then the consumer.
 //
@@ -43,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Consumers", testConsumers},
 		{"Credentials", testCredentials},
 		{"Routes", testRoutes},
+		{"Groups", testGroups},
 		{"Copies", testCopies},
 		{"Lists", testLists},
 		{"Snapshot", testSnapshot},

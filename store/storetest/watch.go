@@ -14,6 +14,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
+	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -61,6 +62,10 @@ func routeChange(id string, deleted bool) store.Change {
 	return store.Change{Kind: store.KindRoute, ID: id, Deleted: deleted}
 }
 
+func groupChange(id string, deleted bool) store.Change {
+	return store.Change{Kind: store.KindGroup, ID: id, Deleted: deleted}
+}
+
 func testSnapshot(t *testing.T, newStore func(*testing.T) store.Store) {
 	s, ctx := newStore(t), t.Context()
 	snap, err := s.Snapshot(ctx)
@@ -68,11 +73,13 @@ func testSnapshot(t *testing.T, newStore func(*testing.T) store.Store) {
 	require.Empty(t, snap.Consumers)
 	require.Empty(t, snap.Credentials)
 	require.Empty(t, snap.Routes)
+	require.Empty(t, snap.Groups)
 
 	var (
 		consumers []*consumer.Consumer
 		creds     []*credential.Credential
 		routes    []*route.Route
+		groups    []*servicegroup.Group
 	)
 	for _, u := range []string{"carol", "alice", "bob"} {
 		consumers = append(consumers, mustPutConsumer(t, s, newConsumer(u, map[string]string{"u": u})))
@@ -85,6 +92,9 @@ func testSnapshot(t *testing.T, newStore func(*testing.T) store.Store) {
 	for _, id := range []string{"r2", "r1"} {
 		routes = append(routes, mustPutRoute(t, s, newRoute(id)))
 	}
+	for _, id := range []string{"g2", "g1"} {
+		groups = append(groups, mustPutGroup(t, s, newGroup(id, "t")))
+	}
 	// Deleted objects are not in the snapshot.
 	mustPutConsumer(t, s, newConsumer("gone", nil))
 	mustPutCredential(t, s, "gone", newCredential("k1", "one", "L4"))
@@ -93,12 +103,15 @@ func testSnapshot(t *testing.T, newStore func(*testing.T) store.Store) {
 	require.NoError(t, s.DeleteCredential(ctx, "carol", "k1"))
 	mustPutRoute(t, s, newRoute("r3"))
 	require.NoError(t, s.DeleteRoute(ctx, "r3"))
+	mustPutGroup(t, s, newGroup("g3"))
+	require.NoError(t, s.DeleteGroup(ctx, "g3"))
 
 	snap, err = s.Snapshot(ctx)
 	require.NoError(t, err)
 	require.ElementsMatch(t, consumers, snap.Consumers)
 	require.ElementsMatch(t, creds, snap.Credentials)
 	require.ElementsMatch(t, routes, snap.Routes)
+	require.ElementsMatch(t, groups, snap.Groups)
 }
 
 func testWatch(t *testing.T, newStore func(*testing.T) store.Store) {
@@ -158,6 +171,24 @@ func testWatch(t *testing.T, newStore func(*testing.T) store.Store) {
 				_, _, err := s.PutCredential(ctx, "alice", "k3", set(newCredential("k3", "three", "L3")))
 				return err
 			}, []store.Change{credentialChange("alice", "k3", false)}},
+			{"create group", func() error {
+				_, _, err := s.PutGroup(ctx, "g1", set(newGroup("g1", "a")))
+				return err
+			}, []store.Change{groupChange("g1", false)}},
+			{"replace group", func() error {
+				_, _, err := s.PutGroup(ctx, "g1", set(newGroup("g1", "b")))
+				return err
+			}, []store.Change{groupChange("g1", false)}},
+			{"failed group write", func() error {
+				_, _, err := s.PutGroup(ctx, "g1", func(*servicegroup.Group) (*servicegroup.Group, error) { return nil, errBoom })
+				return err
+			}, nil},
+			{"group mutator changes the id", func() error {
+				_, _, err := s.PutGroup(ctx, "g2", set(newGroup("g3")))
+				return err
+			}, nil},
+			{"delete missing group", func() error { return s.DeleteGroup(ctx, "nope") }, nil},
+			{"delete group", func() error { return s.DeleteGroup(ctx, "g1") }, []store.Change{groupChange("g1", true)}},
 			{"delete missing consumer", func() error { return s.DeleteConsumer(ctx, "nope") }, nil},
 			// The credentials may come in either order; see below.
 			{"delete consumer", func() error { return s.DeleteConsumer(ctx, "alice") }, []store.Change{
@@ -302,12 +333,18 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) store.Store) {
 					_, _, err := s.PutRoute(ctx, rid, set(newRoute(rid)))
 					ok(err)
 					ok(s.DeleteRoute(ctx, rid), store.ErrNotFound)
+					gid := fmt.Sprintf("g%d", i%3)
+					_, _, err = s.PutGroup(ctx, gid, set(newGroup(gid, fmt.Sprint(w))))
+					ok(err)
+					ok(s.DeleteGroup(ctx, gid), store.ErrNotFound)
 				case 9:
 					_, err := s.ListConsumers(ctx, store.ListOptions{Limit: 2, Labels: map[string]string{"w": "1"}})
 					ok(err)
 					_, err = s.ListCredentials(ctx, u, store.ListOptions{})
 					ok(err, store.ErrNotFound)
 					_, err = s.ListRoutes(ctx, store.ListOptions{})
+					ok(err)
+					_, err = s.ListGroups(ctx, store.ListOptions{Tag: "1"})
 					ok(err)
 					_, err = s.GetCredential(ctx, u, id)
 					ok(err, store.ErrNotFound)
@@ -342,6 +379,9 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) store.Store) {
 	page, err := s.ListConsumers(ctx, store.ListOptions{})
 	require.NoError(t, err)
 	require.Equal(t, len(snap.Consumers), page.Total)
+	groups, err := s.ListGroups(ctx, store.ListOptions{})
+	require.NoError(t, err)
+	require.Equal(t, len(snap.Groups), groups.Total)
 	for u := range usernames {
 		p, err := s.ListCredentials(ctx, u, store.ListOptions{})
 		require.NoError(t, err)
