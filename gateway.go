@@ -18,6 +18,7 @@ import (
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/restriction"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store"
 )
@@ -50,6 +51,7 @@ type Gateway struct {
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
 	return []plugin.Definition{
+		restriction.Definition{},
 		keyauth.Definition{},
 		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
 		&jwtauth.Definition{Ring: ring},                    // holds the JWKS key sets per URL

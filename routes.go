@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
@@ -26,11 +27,22 @@ type Authenticator interface {
 	AnonymousConsumer() string
 }
 
+// Authorizer is implemented by plugins that decide, once the caller is known,
+// whether it may make the request (consumer-restriction). They run after
+// authentication and group authorization, by priority.
+type Authorizer interface {
+	plugin.Plugin
+	// Authorize returns nil to allow the request, or the refusal to send. id
+	// is nil on a route without authentication.
+	Authorize(r *http.Request, id *consumer.Identity) *credential.AuthError
+}
+
 // compiledRoute is a route with its plugins compiled, ready for requests.
 type compiledRoute struct {
-	route *route.Route
-	auths []Authenticator
-	any   bool
+	route       *route.Route
+	auths       []Authenticator
+	authorizers []Authorizer
+	any         bool
 	// anonymous is the first anonymous_consumer set by one of the route's
 	// authentication plugins, in their order: the consumer a request that
 	// fails authentication runs as.
@@ -130,7 +142,12 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 		a        Authenticator
 		priority int
 	}
+	type rankedAuthorizer struct {
+		a        Authorizer
+		priority int
+	}
 	var auths []ranked
+	var authorizers []rankedAuthorizer
 	for name, settings := range r.Plugins {
 		def, ok := g.reg.Lookup(name)
 		if !ok {
@@ -145,6 +162,9 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 		if a, ok := p.(Authenticator); ok {
 			auths = append(auths, ranked{a, def.Priority()})
 		}
+		if a, ok := p.(Authorizer); ok {
+			authorizers = append(authorizers, rankedAuthorizer{a, def.Priority()})
+		}
 	}
 	sort.Slice(auths, func(i, j int) bool {
 		if auths[i].priority != auths[j].priority {
@@ -152,6 +172,15 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 		}
 		return auths[i].a.Name() < auths[j].a.Name()
 	})
+	sort.Slice(authorizers, func(i, j int) bool {
+		if authorizers[i].priority != authorizers[j].priority {
+			return authorizers[i].priority < authorizers[j].priority
+		}
+		return authorizers[i].a.Name() < authorizers[j].a.Name()
+	})
+	for _, a := range authorizers {
+		cr.authorizers = append(cr.authorizers, a.a)
+	}
 	for _, a := range auths {
 		cr.auths = append(cr.auths, a.a)
 		if cr.anonymous == "" {

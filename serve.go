@@ -74,6 +74,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 		for _, name := range identityHeaders {
 			delete(h, name)
 		}
+		for _, a := range cr.authorizers {
+			if refusal := a.Authorize(r, nil); refusal != nil {
+				writeAuthError(w, refusal)
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 		return
 	}
@@ -85,6 +91,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 	if !m.Identity.Anonymous && !cr.authorized(m) {
 		writeMessage(w, http.StatusForbidden, MsgNotAuthorized)
 		return
+	}
+	for _, a := range cr.authorizers {
+		if refusal := a.Authorize(r, &m.Identity); refusal != nil {
+			writeAuthError(w, refusal)
+			return
+		}
 	}
 	// Client-sent identity headers are overwritten or removed: never trusted.
 	for _, f := range m.Headers {
