@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/credential/apikey"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
 	"github.com/gatehousehq/gatehouse/credential/hmacauth"
 	"github.com/gatehousehq/gatehouse/credential/jwtauth"
@@ -56,6 +57,7 @@ func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
 		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
 		&jwtauth.Definition{Ring: ring},                    // holds the JWKS key sets per URL
 		hmacauth.Definition{Ring: ring},
+		apikey.Definition{Ring: ring},
 	}
 }
 

@@ -142,8 +142,11 @@ func (g *Gateway) authenticate(r *http.Request, cr *compiledRoute) (*credential.
 		m, err := a.Authenticate(r, g.view.index)
 		if err != nil {
 			ae := asAuthError(err)
-			if ae.Status != 0 && ae.Status != http.StatusUnauthorized {
-				return nil, ae // a refusal that is not about identity (413, say) stands
+			if ae.Status != 0 && ae.Status != http.StatusUnauthorized && !ae.Missing {
+				// A refusal that is not about identity (413, a read-only key's
+				// 403) stands; a missing credential (apikey-auth's 400) still
+				// falls through to the other plugins and the anonymous consumer.
+				return nil, ae
 			}
 			if first == nil {
 				first = ae

@@ -27,6 +27,13 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, PUT, PATCH, DELETE /api/routes/{id}
 //	GET, POST               /api/groups
 //	GET, PUT, PATCH, DELETE /api/groups/{id}
+//	GET, POST               /api/groups/{id}/apikeys
+//	GET, POST               /api/apikeys
+//	GET, PUT, PATCH, DELETE /api/apikeys/{clientId}
+//	GET, DELETE             /api/apikeys/{clientId}/quotas (501 until the rate limiter)
+//
+// API keys (Otoroshi) are credentials of the apikey-auth scheme, which must
+// be registered in the plugin registry.
 //
 // Mount it under any prefix with http.StripPrefix. Every request must carry
 // the admin key (see WithKey); a Handler without a key answers every request
@@ -140,6 +147,17 @@ func (h *Handler) routes() {
 	m.HandleFunc("PUT /api/groups/{id}", h.putGroup)
 	m.HandleFunc("PATCH /api/groups/{id}", h.patchGroup)
 	m.HandleFunc("DELETE /api/groups/{id}", h.deleteGroup)
+	m.HandleFunc("GET /api/groups/{id}/apikeys", h.listGroupAPIKeys)
+	m.HandleFunc("POST /api/groups/{id}/apikeys", h.createGroupAPIKey)
+
+	m.HandleFunc("GET /api/apikeys", h.listAPIKeys)
+	m.HandleFunc("POST /api/apikeys", h.createAPIKey)
+	m.HandleFunc("GET /api/apikeys/{clientId}", h.getAPIKey)
+	m.HandleFunc("PUT /api/apikeys/{clientId}", h.putAPIKey)
+	m.HandleFunc("PATCH /api/apikeys/{clientId}", h.patchAPIKey)
+	m.HandleFunc("DELETE /api/apikeys/{clientId}", h.deleteAPIKey)
+	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.apiKeyQuotas)
+	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.apiKeyQuotas)
 
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.
@@ -152,6 +170,10 @@ func (h *Handler) routes() {
 		"/api/routes/{id}":                           allowItem,
 		"/api/groups":                                allowCollection,
 		"/api/groups/{id}":                           allowItem,
+		"/api/groups/{id}/apikeys":                   allowCollection,
+		"/api/apikeys":                               allowCollection,
+		"/api/apikeys/{clientId}":                    allowItem,
+		"/api/apikeys/{clientId}/quotas":             "GET, HEAD, DELETE",
 	} {
 		m.HandleFunc(path, methodNotAllowed(allow))
 	}

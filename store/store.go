@@ -107,6 +107,10 @@ type Store interface {
 	// exist; ErrConflict when another credential of the consumer has the same
 	// name, or any credential has the same Lookup.
 	PutCredential(ctx context.Context, username, id string, fn Mutator[credential.Credential]) (c *credential.Credential, created bool, err error)
+	// FindCredential returns the credential whose Lookup is lookup, whichever
+	// consumer holds it; ErrNotFound when there is none. An empty lookup is
+	// never found.
+	FindCredential(ctx context.Context, lookup string) (*credential.Credential, error)
 	// DeleteCredential deletes credential id of the consumer username.
 	DeleteCredential(ctx context.Context, username, id string) error
 	// ListCredentials returns a page of the consumer's credentials ordered by

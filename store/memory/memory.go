@@ -232,6 +232,19 @@ func (s *Store) PutCredential(_ context.Context, username, id string, fn store.M
 	return next.Clone(), !exists, nil
 }
 
+// FindCredential returns the credential whose Lookup is lookup, whichever
+// consumer holds it; store.ErrNotFound when there is none.
+func (s *Store) FindCredential(_ context.Context, lookup string) (*credential.Credential, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if key, ok := s.lookups[lookup]; ok && lookup != "" {
+		if c, ok := s.creds[key.username][key.id]; ok {
+			return c.Clone(), nil
+		}
+	}
+	return nil, fmt.Errorf("credential with the given lookup: %w", store.ErrNotFound)
+}
+
 // DeleteCredential deletes credential id of the consumer username.
 func (s *Store) DeleteCredential(_ context.Context, username, id string) error {
 	s.mu.Lock()

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	}{
 		{"Consumers", testConsumers},
 		{"Credentials", testCredentials},
+		{"FindCredential", testFindCredential},
 		{"Routes", testRoutes},
 		{"Groups", testGroups},
 		{"Copies", testCopies},
