@@ -134,19 +134,9 @@ func (h *Handler) routes() {
 	m.HandleFunc("PATCH /api/consumers/{username}/credentials/{id}", h.patchCredential)
 	m.HandleFunc("DELETE /api/consumers/{username}/credentials/{id}", h.deleteCredential)
 
-	m.HandleFunc("GET /api/routes", h.listRoutes)
-	m.HandleFunc("POST /api/routes", h.createRoute)
-	m.HandleFunc("GET /api/routes/{id}", h.getRoute)
-	m.HandleFunc("PUT /api/routes/{id}", h.putRoute)
-	m.HandleFunc("PATCH /api/routes/{id}", h.patchRoute)
-	m.HandleFunc("DELETE /api/routes/{id}", h.deleteRoute)
+	h.routeObjects().register(m, h, "/api/routes")
 
-	m.HandleFunc("GET /api/groups", h.listGroups)
-	m.HandleFunc("POST /api/groups", h.createGroup)
-	m.HandleFunc("GET /api/groups/{id}", h.getGroup)
-	m.HandleFunc("PUT /api/groups/{id}", h.putGroup)
-	m.HandleFunc("PATCH /api/groups/{id}", h.patchGroup)
-	m.HandleFunc("DELETE /api/groups/{id}", h.deleteGroup)
+	h.groupObjects().register(m, h, "/api/groups")
 	m.HandleFunc("GET /api/groups/{id}/apikeys", h.listGroupAPIKeys)
 	m.HandleFunc("POST /api/groups/{id}/apikeys", h.createGroupAPIKey)
 

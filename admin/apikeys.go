@@ -541,7 +541,7 @@ func groupNamed(ents []string, id string) bool {
 func (h *Handler) listGroupAPIKeys(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	if _, err := h.store.GetGroup(r.Context(), id); err != nil {
-		h.fail(w, r, err, groupMessages(id))
+		h.fail(w, r, err, h.groupObjects().messages(id))
 		return
 	}
 	h.listAPIKeysWhere(w, r, func(c *credential.Credential) bool { return groupNamed(c.AuthorizedEntities, id) })
@@ -555,7 +555,7 @@ func (h *Handler) createGroupAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := h.store.GetGroup(r.Context(), id); err != nil {
-		h.fail(w, r, err, groupMessages(id))
+		h.fail(w, r, err, h.groupObjects().messages(id))
 		return
 	}
 	if !groupNamed(in.AuthorizedEntities, id) {
