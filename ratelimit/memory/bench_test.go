@@ -1,0 +1,104 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/memory"
+)
+
+// A limit the hot-key benchmarks never exhaust, so every decision is allowed
+// and writes.
+var benchLimit = ratelimit.Limit{Count: 1 << 40, Window: time.Hour}
+
+// A limit that keeps each of many keys live (not idle, so not swept) for
+// hours while it is hit a few times: one request per hour.
+var liveLimit = ratelimit.Limit{Count: 1 << 20, Window: (1 << 20) * time.Hour}
+
+func BenchmarkAllowHotKey(b *testing.B) {
+	l := memory.New()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Allow(ctx, "consumer-hot", benchLimit, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func millionKeys() []string {
+	keys := make([]string, 1_000_000)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("consumer-%08d", i)
+	}
+	return keys
+}
+
+// BenchmarkAllowMillionKeys cycles through 1M live keys: cache misses, the
+// realistic worst case. The first pass inserts them; bytes/key is the heap
+// they hold afterwards.
+func BenchmarkAllowMillionKeys(b *testing.B) {
+	keys := millionKeys()
+	perKey := bytesPerKey(b, keys)
+	l := memory.New()
+	ctx := context.Background()
+	for _, k := range keys {
+		_, _ = l.Allow(ctx, k, liveLimit, 1)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := l.Allow(ctx, keys[i], liveLimit, 1); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(keys) {
+			i = 0
+		}
+	}
+	b.ReportMetric(perKey, "bytes/key")
+}
+
+// BenchmarkAllowParallel spreads 1M keys over all goroutines.
+func BenchmarkAllowParallel(b *testing.B) {
+	keys := millionKeys()
+	l := memory.New()
+	ctx := context.Background()
+	for _, k := range keys {
+		_, _ = l.Allow(ctx, k, liveLimit, 1)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(next.Add(1)*7919) % len(keys)
+		for pb.Next() {
+			if _, err := l.Allow(ctx, keys[i], liveLimit, 1); err != nil {
+				b.Error(err)
+				return
+			}
+			if i++; i == len(keys) {
+				i = 0
+			}
+		}
+	})
+}
+
+// BenchmarkAllowParallelHotKey has every goroutine on one key: one shard's
+// mutex is the bottleneck, by design (the decisions must be serialised).
+func BenchmarkAllowParallelHotKey(b *testing.B) {
+	l := memory.New()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := l.Allow(ctx, "consumer-hot", benchLimit, 1); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
