@@ -3,10 +3,8 @@
 package apikey
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,9 +217,7 @@ func checkSecret(s string) error {
 // GenerateSecret returns a new random client secret: 32 random bytes,
 // base64url-encoded without padding (43 characters).
 func GenerateSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return credential.RandomSecret(32)
 }
 
 // Seal validates a credential's settings and encrypts its secret with the

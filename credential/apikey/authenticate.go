@@ -10,9 +10,9 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/validation"
 )
@@ -54,7 +54,7 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	header := func(field string, v *string, def string) {
 		if *v == "" {
 			*v = def
-		} else if !validToken(*v) {
+		} else if !credential.ValidHeaderName(*v) {
 			e.Add(field, "must be a valid HTTP header name")
 		}
 		*v = textproto.CanonicalMIMEHeaderKey(*v)
@@ -68,15 +68,13 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if s.ClientIDOnlyHeader == "Authorization" {
 		e.Add("client_id_only_header", "must not be Authorization")
 	}
-	if s.Realm == "" {
-		s.Realm = DefaultRealm
-	} else if strings.ContainsAny(s.Realm, "\"\r\n") {
-		e.Add("realm", "must not contain quotes or line breaks")
+	challenge, err := credential.Challenge("Apikey", s.Realm, DefaultRealm)
+	if err != nil {
+		e.Add("realm", err.Error())
 	}
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
-	challenge := `Apikey realm="` + s.Realm + `"`
 	now, log := d.Now, d.Logger
 	if now == nil {
 		now = time.Now
@@ -96,16 +94,6 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		now:          now,
 		log:          log,
 	}, nil
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Authenticator is the compiled apikey-auth plugin of one route.
@@ -157,7 +145,7 @@ const maxBasicLen = MaxClientIDLen + 1 + MaxSecretLen
 func (a *Authenticator) extract(h http.Header, scratch *[maxBasicLen]byte) (id, secret []byte, src source) {
 	idv, secv := first(h, a.idHeader), first(h, a.secretHeader)
 	if idv != "" && secv != "" {
-		return stringBytes(idv), stringBytes(secv), fromHeaders
+		return unsafestr.Bytes(idv), unsafestr.Bytes(secv), fromHeaders
 	}
 	if v := first(h, "Authorization"); v != "" {
 		const prefix = "basic "
@@ -166,7 +154,7 @@ func (a *Authenticator) extract(h http.Header, scratch *[maxBasicLen]byte) (id, 
 			if base64.StdEncoding.DecodedLen(len(enc)) > len(scratch) {
 				return nil, nil, fromMalformed
 			}
-			n, err := base64.StdEncoding.Decode(scratch[:], stringBytes(enc))
+			n, err := base64.StdEncoding.Decode(scratch[:], unsafestr.Bytes(enc))
 			if err != nil {
 				return nil, nil, fromMalformed
 			}
@@ -180,7 +168,7 @@ func (a *Authenticator) extract(h http.Header, scratch *[maxBasicLen]byte) (id, 
 		}
 	}
 	if v := first(h, a.idOnlyHeader); v != "" {
-		return stringBytes(v), nil, fromClientIDOnly
+		return unsafestr.Bytes(v), nil, fromClientIDOnly
 	}
 	if idv != "" || secv != "" {
 		return nil, nil, fromMalformed
@@ -285,9 +273,4 @@ func (a *Authenticator) debug(r *http.Request, reason string) {
 		a.log.DebugContext(r.Context(), "apikey-auth: request refused", slog.String("reason", reason),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))
 	}
-}
-
-// stringBytes views s as bytes without copying; the result must not be changed.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -81,7 +81,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	key := a.cache.keyOf(pair)
 	cached := a.cache.get(&key)
 	if cached == m {
-		if !a.active(m.Credential) {
+		if !m.Credential.Usable(a.now) {
 			debug(r.Context(), "basic-auth: credential disabled or expired", "credential", m.Credential.ID)
 			return nil, a.invalidUser
 		}
@@ -102,7 +102,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 		debug(r.Context(), "basic-auth: wrong password", "credential", m.Credential.ID)
 		return nil, a.invalidUser
 	}
-	if !a.active(m.Credential) {
+	if !m.Credential.Usable(a.now) {
 		debug(r.Context(), "basic-auth: credential disabled or expired", "credential", m.Credential.ID)
 		return nil, a.invalidUser
 	}
@@ -115,11 +115,6 @@ func (a *Authenticator) accept(r *http.Request, m *credential.Match) *credential
 		delete(r.Header, "Authorization")
 	}
 	return m
-}
-
-// active is Credential.Active that reads the clock only when it must.
-func (a *Authenticator) active(c *credential.Credential) bool {
-	return c.Enabled && (c.ExpiresAt == nil || c.Active(a.now()))
 }
 
 // debug logs the precise reason of a failure; never a secret.

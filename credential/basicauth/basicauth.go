@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -99,10 +98,9 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		return nil, err
 	}
 	var e validation.Error
-	if s.Realm == "" {
-		s.Realm = "basic"
-	} else if strings.ContainsAny(s.Realm, "\"\\\r\n") {
-		e.Add("realm", "must not contain quotes, backslashes or line breaks")
+	challenge, err := credential.Challenge("Basic", s.Realm, "basic")
+	if err != nil {
+		e.Add("realm", err.Error())
 	}
 	if s.AnonymousConsumer != "" && !consumer.ValidName(s.AnonymousConsumer) {
 		e.Add("anonymous_consumer", "must be a consumer username (^[a-zA-Z0-9_-]+$, at most 512 characters)")
@@ -110,7 +108,6 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
-	challenge := `Basic realm="` + s.Realm + `"`
 	cache := d.Cache
 	if cache == nil {
 		cache = defaultCache()

@@ -5,7 +5,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
-	"unsafe"
+
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 )
 
 // Errors of ParseHeader.
@@ -73,7 +74,7 @@ func decodePair(tok string, dst []byte) (pair []byte, colon int, ok bool) {
 	if cap(dst) < n {
 		dst = make([]byte, n)
 	}
-	n, err := enc.Decode(dst[:n], stringBytes(tok))
+	n, err := enc.Decode(dst[:n], unsafestr.Bytes(tok))
 	if err != nil || n > maxDecoded {
 		return nil, 0, false
 	}
@@ -83,9 +84,4 @@ func decodePair(tok string, dst []byte) (pair []byte, colon int, ok bool) {
 		return nil, 0, false
 	}
 	return pair, colon, true
-}
-
-// stringBytes views s as bytes without copying; the result must not be changed.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -7,9 +7,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 )
 
 // Authenticator is the compiled hmac-auth plugin of one route.
@@ -90,7 +90,7 @@ func (a *Authenticator) find(idx *credential.Index, keyID string) (*credential.M
 		return nil, nil, "unknown key id"
 	}
 	c := m.Credential
-	if !c.Enabled || c.ExpiresAt != nil && !c.Active(a.now()) {
+	if !c.Usable(a.now) {
 		return nil, nil, "credential disabled or expired"
 	}
 	secret, ok := m.Secret.(*secretKey)
@@ -116,19 +116,14 @@ var (
 // whether it had the expected length.
 func decodeSig(dst []byte, s string, want int) bool {
 	if base64.StdEncoding.EncodedLen(want) == len(s) {
-		n, err := stdStrict.Decode(dst, stringBytes(s))
+		n, err := stdStrict.Decode(dst, unsafestr.Bytes(s))
 		return err == nil && n == want
 	}
 	if base64.RawStdEncoding.EncodedLen(want) == len(s) {
-		n, err := rawStrict.Decode(dst, stringBytes(s))
+		n, err := rawStrict.Decode(dst, unsafestr.Bytes(s))
 		return err == nil && n == want
 	}
 	return false
-}
-
-// stringBytes views s as bytes without copying; the result must not be changed.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // headerValue appends to buf the value of the header called name (any case),

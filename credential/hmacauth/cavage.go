@@ -233,7 +233,7 @@ func (a *Authenticator) verifyCavage(r *http.Request, idx *credential.Index, par
 			buf = append(buf, '\n')
 			continue
 		}
-		if !validToken(f) {
+		if !credential.ValidHeaderName(f) {
 			return nil, a.fail(r, "bad name in headers", h.KeyID)
 		}
 		for i := 0; i < len(f); i++ {

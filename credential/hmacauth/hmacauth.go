@@ -3,8 +3,6 @@
 package hmacauth
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -204,9 +202,7 @@ func (d Definition) Compile(raw json.RawMessage) (any, error) {
 // base64url-encoded without padding (43 characters). The HMAC key is the
 // text itself, as for a secret an admin chooses.
 func GenerateSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return credential.RandomSecret(32)
 }
 
 // ValidKeyID reports whether s is a usable key_id: 1 to MaxKeyIDLen
@@ -331,7 +327,7 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	}
 	for _, h := range s.SignedHeaders {
 		lh := strings.ToLower(h)
-		if lh != requestTarget && !validToken(lh) {
+		if lh != requestTarget && !credential.ValidHeaderName(lh) {
 			e.Add("signed_headers", "must hold header names or @request-target")
 			break
 		}
@@ -340,31 +336,15 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if s.ReplayProtection && a.skew == 0 {
 		e.Add("replay_protection", "needs clock_skew greater than 0, which bounds how long a signature is remembered")
 	}
-	realm := s.Realm
-	if realm == "" {
-		realm = DefaultRealm
-	} else if strings.ContainsAny(realm, "\"\\\r\n") {
-		e.Add("realm", "must not contain quotes, backslashes or line breaks")
+	challenge, err := credential.Challenge("Signature", s.Realm, DefaultRealm)
+	if err != nil {
+		e.Add("realm", err.Error())
 	}
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
-	challenge := `Signature realm="` + realm + `"`
 	a.missing = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalid, Challenge: challenge, Missing: true}
 	a.invalid = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalid, Challenge: challenge}
 	a.tooLarge = &credential.AuthError{Status: http.StatusRequestEntityTooLarge, Message: MsgBodyTooLarge}
 	return a, nil
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tchar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func tchar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

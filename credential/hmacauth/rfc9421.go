@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 )
 
 // Limits of an RFC 9421 Signature-Input member.
@@ -246,7 +247,7 @@ func (a *Authenticator) verifyRFC9421(r *http.Request, idx *credential.Index, li
 		}
 		key := replayKey(m.Credential.Lookup, 's', sum)
 		if nonce, ok := in.param("nonce"); ok {
-			key = replayKey(m.Credential.Lookup, 'n', stringBytes(nonce.str))
+			key = replayKey(m.Credential.Lookup, 'n', unsafestr.Bytes(nonce.str))
 		}
 		if a.cache.seen(key, now, until) {
 			return nil, a.fail(r, "signature or nonce replayed", keyID)
@@ -278,7 +279,7 @@ func coversRequired(comps []string, want string) bool {
 func appendComponent(b []byte, r *http.Request, name string) ([]byte, bool) {
 	if name[0] != '@' {
 		for i := 0; i < len(name); i++ {
-			if c := name[i]; c >= 'A' && c <= 'Z' || !tchar(c) {
+			if c := name[i]; c >= 'A' && c <= 'Z' || !credential.IsTokenChar(c) {
 				return b, false
 			}
 		}

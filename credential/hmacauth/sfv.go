@@ -3,6 +3,8 @@ package hmacauth
 import (
 	"strconv"
 	"strings"
+
+	"github.com/gatehousehq/gatehouse/credential"
 )
 
 // This file is the subset of RFC 8941 structured fields that RFC 9421 and
@@ -119,7 +121,7 @@ func parseBareItem(s string) (sfItem, string, bool) {
 		return sfItem{}, s, false
 	case isAlpha(c) || c == '*':
 		i := 1
-		for i < len(s) && (tchar(s[i]) || s[i] == ':' || s[i] == '/') {
+		for i < len(s) && (credential.IsTokenChar(s[i]) || s[i] == ':' || s[i] == '/') {
 			i++
 		}
 		return sfItem{kind: kindToken, str: s[:i]}, s[i:], true

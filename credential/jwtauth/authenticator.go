@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/validation"
 )
@@ -87,7 +88,7 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	var e validation.Error
 	if s.Header == "" {
 		s.Header = DefaultHeader
-	} else if !validToken(s.Header) {
+	} else if !credential.ValidHeaderName(s.Header) {
 		e.Add("header", "must be a valid HTTP header name")
 	}
 	if s.Query == "" {
@@ -97,7 +98,7 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	}
 	if s.Cookie == "" {
 		s.Cookie = DefaultCookie
-	} else if !validToken(s.Cookie) {
+	} else if !credential.ValidHeaderName(s.Cookie) {
 		e.Add("cookie", "must be a valid cookie name")
 	}
 	if s.KeyClaimName == "" {
@@ -106,10 +107,9 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if s.Leeway < 0 || s.Leeway > MaxLeeway {
 		e.Add("leeway", "must be 0 to 86400 seconds")
 	}
-	if s.Realm == "" {
-		s.Realm = DefaultRealm
-	} else if strings.ContainsAny(s.Realm, "\"\\\r\n") {
-		e.Add("realm", "must not contain quotes, backslashes or line breaks")
+	challenge, err := credential.Challenge("Bearer", s.Realm, DefaultRealm)
+	if err != nil {
+		e.Add("realm", err.Error())
 	}
 	if s.JWKS != nil {
 		e.Merge("jwks", checkJWKS(s.JWKS))
@@ -126,7 +126,6 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if s.Audience != "" {
 		opts = append(opts, jwt.WithAudience(s.Audience))
 	}
-	challenge := `Bearer realm="` + s.Realm + `"`
 	fail := func(msg string, missing bool) *credential.AuthError {
 		return &credential.AuthError{Status: http.StatusUnauthorized, Message: msg, Challenge: challenge, Missing: missing}
 	}
@@ -193,16 +192,6 @@ func checkJWKS(j *JWKSSettings) error {
 		}
 	}
 	return e.Err()
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Authenticator is the compiled jwt-auth plugin of one route.
@@ -300,13 +289,8 @@ func (a *Authenticator) holds(v *verified, idx *credential.Index) bool {
 		m, ok := idx.FindConsumer(v.match.Identity.Consumer.Username)
 		return ok && m == v.match
 	}
-	m, ok := idx.Find(stringBytes(v.match.Credential.Lookup))
-	return ok && m == v.match && a.active(m.Credential)
-}
-
-// active is Credential.Active that reads the clock only when it must.
-func (a *Authenticator) active(c *credential.Credential) bool {
-	return c.Enabled && (c.ExpiresAt == nil || c.Active(a.now()))
+	m, ok := idx.Find(unsafestr.Bytes(v.match.Credential.Lookup))
+	return ok && m == v.match && m.Credential.Usable(a.now)
 }
 
 // verify is the cold path: decode the payload, find the credential (or
@@ -329,7 +313,7 @@ func (a *Authenticator) verify(ctx context.Context, tok string, idx *credential.
 	var lb [len(lookupPrefix) + 128]byte
 	lookup := append(append(lb[:0], lookupPrefix...), key...)
 	m, ok := idx.Find(lookup)
-	if !ok || !a.active(m.Credential) {
+	if !ok || !m.Credential.Usable(a.now) {
 		a.debug(ctx, "no active credential has the token's key", nil)
 		return nil, a.invalidKey
 	}

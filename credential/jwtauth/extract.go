@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
-	"unsafe"
+
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 )
 
 // MaxTokenLen bounds a presented token; a longer one is "JWT token invalid".
@@ -97,7 +98,7 @@ func decodePayload(tok string, buf []byte) ([]byte, bool) {
 		buf = make([]byte, n)
 	}
 	buf = buf[:n]
-	n, err := base64.RawURLEncoding.Decode(buf, stringBytes(seg))
+	n, err := base64.RawURLEncoding.Decode(buf, unsafestr.Bytes(seg))
 	if err != nil {
 		return nil, false
 	}
@@ -230,9 +231,4 @@ func skipValue(p []byte, i int) int {
 		}
 		return i
 	}
-}
-
-// stringBytes views s as bytes without copying; the result must not be changed.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

@@ -3,7 +3,6 @@ package keyauth
 import (
 	"net/url"
 	"strings"
-	"unsafe"
 )
 
 // Bearer returns the token of an "Authorization: Bearer <token>" value. The
@@ -61,9 +60,4 @@ func RemoveQuery(rawQuery, name string) string {
 		b.WriteString(part)
 	}
 	return b.String()
-}
-
-// stringBytes views s as bytes without copying; the result must not be changed.
-func stringBytes(s string) []byte {
-	return unsafe.Slice(unsafe.StringData(s), len(s))
 }

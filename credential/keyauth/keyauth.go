@@ -3,10 +3,8 @@
 package keyauth
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/validation"
 )
@@ -83,7 +82,7 @@ func (Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	var e validation.Error
 	if s.Header == "" {
 		s.Header = "apikey"
-	} else if !validToken(s.Header) {
+	} else if !credential.ValidHeaderName(s.Header) {
 		e.Add("header", "must be a valid HTTP header name")
 	}
 	if s.Query == "" {
@@ -91,15 +90,13 @@ func (Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	} else if strings.ContainsAny(s.Query, "&=# ") {
 		e.Add("query", "must be a plain query parameter name")
 	}
-	if s.Realm == "" {
-		s.Realm = "key"
-	} else if strings.ContainsAny(s.Realm, "\"\r\n") {
-		e.Add("realm", "must not contain quotes or line breaks")
+	challenge, err := credential.Challenge("Key", s.Realm, "key")
+	if err != nil {
+		e.Add("realm", err.Error())
 	}
 	if err := e.Err(); err != nil {
 		return nil, err
 	}
-	challenge := `Key realm="` + s.Realm + `"`
 	return &Authenticator{
 		header:    textproto.CanonicalMIMEHeaderKey(s.Header),
 		query:     s.Query,
@@ -166,9 +163,7 @@ func (Definition) Redact(raw json.RawMessage) json.RawMessage {
 // GenerateKey returns a new random key: GeneratedKeyPrefix and 256 bits of
 // randomness, base64url-encoded.
 func GenerateKey() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return GeneratedKeyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return GeneratedKeyPrefix + credential.RandomSecret(32)
 }
 
 // Preview is what GET shows of a key: its first 6 and last 4 characters for a
@@ -199,16 +194,6 @@ func checkKey(k string) error {
 		}
 	}
 	return nil
-}
-
-func validToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // Authenticator is the compiled key-auth plugin of one route.
@@ -242,21 +227,16 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	}
 	var buf [len(lookupPrefix) + 2*sha256.Size]byte
 	n := copy(buf[:], lookupPrefix)
-	sum := sha256.Sum256(stringBytes(key))
+	sum := sha256.Sum256(unsafestr.Bytes(key))
 	hex.Encode(buf[n:], sum[:])
 	m, ok := idx.Find(buf[:])
-	if !ok || subtle.ConstantTimeCompare(stringBytes(m.Credential.Lookup), buf[:]) != 1 || !a.active(m.Credential) {
+	if !ok || subtle.ConstantTimeCompare(unsafestr.Bytes(m.Credential.Lookup), buf[:]) != 1 || !m.Credential.Usable(a.now) {
 		return nil, a.invalid
 	}
 	if a.hide {
 		a.strip(r, src)
 	}
 	return m, nil
-}
-
-// active is Credential.Active that reads the clock only when it must.
-func (a *Authenticator) active(c *credential.Credential) bool {
-	return c.Enabled && (c.ExpiresAt == nil || c.Active(a.now()))
 }
 
 // source says where a key came from.
