@@ -27,12 +27,12 @@ import (
 // fixture is a gateway over a memory store, with helpers that write to the
 // store as the admin API would.
 type fixture struct {
-	t  *testing.T
+	t  testing.TB
 	st *memory.Store
 	gw *gatehouse.Gateway
 }
 
-func newFixture(t *testing.T, routes ...route.Route) *fixture {
+func newFixture(t testing.TB, routes ...route.Route) *fixture {
 	t.Helper()
 	st := memory.New()
 	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithRoutes(routes...))
@@ -87,7 +87,7 @@ func do(h http.Handler, method, target string, header map[string]string) *httpte
 
 // eventually waits until a request through h answers want: the view follows
 // the store asynchronously.
-func eventually(t *testing.T, h http.Handler, target string, header map[string]string, want int) *httptest.ResponseRecorder {
+func eventually(t testing.TB, h http.Handler, target string, header map[string]string, want int) *httptest.ResponseRecorder {
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for {
@@ -123,7 +123,7 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 })
 
-func body(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+func body(t testing.TB, w *httptest.ResponseRecorder) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &m), w.Body.String())
