@@ -12,7 +12,7 @@ import (
 // only when the credential has an expiry, which keeps the common case off the
 // clock on the request path.
 func (c *Credential) Usable(now func() time.Time) bool {
-	return c.Enabled && (c.ExpiresAt == nil || now().Before(*c.ExpiresAt))
+	return c.Enabled && (c.ExpiresAt == nil || c.Active(now()))
 }
 
 // ValidHeaderName reports whether s is a valid HTTP header field name (an
