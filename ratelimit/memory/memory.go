@@ -78,6 +78,7 @@ type Limiter struct {
 	nextSweep  atomic.Int64
 	sweepNext  atomic.Uint64
 	shards     []shard
+	quotas     quotaTable // fixed-window quotas (quota.go)
 }
 
 type shard struct {
@@ -114,6 +115,7 @@ func New(opts ...Option) *Limiter {
 	for i := range l.shards {
 		l.shards[i].m = make(map[string]int64)
 	}
+	l.quotas.init(n)
 	return l
 }
 
