@@ -19,6 +19,8 @@ import (
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/memory"
 	"github.com/gatehousehq/gatehouse/restriction"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store"
@@ -41,6 +43,11 @@ type Gateway struct {
 	// groups holds the ids of the service groups that exist: a reference to
 	// any other group authorizes nothing. Guarded by syncMu.
 	groups map[string]bool
+
+	limiter ratelimit.Limiter
+	// quotas counts API-key quotas; nil when the limiter does not keep them.
+	quotas      ratelimit.QuotaCounter
+	quotaOutage outage
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -86,6 +93,16 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
+	g.limiter = cfg.limiter
+	if g.limiter == nil {
+		g.limiter = memory.New()
+	}
+	if qc, ok := g.limiter.(ratelimit.QuotaCounter); ok {
+		g.quotas = qc
+	} else {
+		g.log.Warn("gatehouse: the limiter does not keep quotas (ratelimit.QuotaCounter): API-key quotas are not enforced")
+	}
+	g.quotaOutage.log, g.quotaOutage.what = g.log, "API-key quotas"
 	g.view = newView(g.compileSecret)
 	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
 
@@ -329,5 +346,10 @@ func (g *Gateway) loadCredentials(ctx context.Context, username string) error {
 // registry. Mount it under any prefix with http.StripPrefix; give it a key
 // with admin.WithKey (without one it refuses every request).
 func (g *Gateway) AdminHandler(opts ...admin.Option) http.Handler {
-	return admin.New(g.store, g.reg, append([]admin.Option{admin.WithLogger(g.log)}, opts...)...)
+	base := []admin.Option{admin.WithLogger(g.log), admin.WithQuotaCounter(g.quotas), admin.WithClock(g.now)}
+	return admin.New(g.store, g.reg, append(base, opts...)...)
 }
+
+// Limiter returns the limiter that keeps the gateway's rate-limit and quota
+// state (WithLimiter, or the default in-memory one).
+func (g *Gateway) Limiter() ratelimit.Limiter { return g.limiter }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/route"
 )
 
@@ -19,6 +20,7 @@ type config struct {
 	now     func() time.Time
 	retry   time.Duration
 	ring    *keyring.Ring
+	limiter ratelimit.Limiter
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -49,3 +51,16 @@ func WithRoutes(routes ...route.Route) Option {
 // again after a failed read; the default is one second. The last good view
 // keeps serving meanwhile.
 func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retry = d } }
+
+// WithLimiter sets the limiter that keeps rate-limit and quota state; the
+// default is an in-memory limiter (ratelimit/memory) private to the gateway.
+// Give every instance the same shared limiter to share that state. API-key
+// quotas are counted only by a limiter that also implements
+// ratelimit.QuotaCounter, as the memory limiter does.
+func WithLimiter(l ratelimit.Limiter) Option { return func(c *config) { c.limiter = l } }
+
+// WithClock sets the clock the gateway reads (API-key quota windows,
+// credential expiry checks made by the gateway itself); the default is
+// time.Now. Tests pass a fake one, together with a limiter reading the same
+// clock.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }

@@ -98,6 +98,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 			return
 		}
 	}
+	if q, ok := m.Secret.(quotaHolder); ok && g.quotas != nil && q.HasQuotas() && !g.chargeQuotas(w, r, q) {
+		return
+	}
 	// Client-sent identity headers are overwritten or removed: never trusted.
 	for _, f := range m.Headers {
 		if f.Values != nil {

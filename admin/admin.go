@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -30,7 +32,7 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, POST               /api/groups/{id}/apikeys
 //	GET, POST               /api/apikeys
 //	GET, PUT, PATCH, DELETE /api/apikeys/{clientId}
-//	GET, DELETE             /api/apikeys/{clientId}/quotas (501 until the rate limiter)
+//	GET, DELETE             /api/apikeys/{clientId}/quotas (with WithQuotaCounter; 501 without)
 //
 // API keys (Otoroshi) are credentials of the apikey-auth scheme, which must
 // be registered in the plugin registry.
@@ -46,6 +48,8 @@ type Handler struct {
 	hasKey bool
 	keySum [sha256.Size]byte
 	mux    *http.ServeMux
+	quotas ratelimit.QuotaCounter
+	now    func() time.Time
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -57,6 +61,8 @@ type config struct {
 	key     string
 	logger  *slog.Logger
 	maxBody int64
+	quotas  ratelimit.QuotaCounter
+	now     func() time.Time
 }
 
 // WithKey sets the admin key. Requests must send it as "X-API-KEY: <key>" or
@@ -76,6 +82,18 @@ func WithLogger(l *slog.Logger) Option {
 // is answered 413. Values below 1 keep the default, DefaultMaxBody (1 MiB).
 func WithMaxBody(n int64) Option {
 	return func(c *config) { c.maxBody = n }
+}
+
+// WithQuotaCounter sets where API-key quotas are counted, for the
+// /api/apikeys/{clientId}/quotas endpoints: the gateway's limiter
+// (Gateway.AdminHandler passes it). Without one those endpoints answer 501.
+func WithQuotaCounter(qc ratelimit.QuotaCounter) Option {
+	return func(c *config) { c.quotas = qc }
+}
+
+// WithClock sets the clock that places quota windows (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) { c.now = now }
 }
 
 // New returns the admin handler for s. Plugin settings on consumers and
@@ -108,6 +126,11 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 		hasKey: cfg.key != "",
 		keySum: sha256.Sum256([]byte(cfg.key)),
 		mux:    http.NewServeMux(),
+		quotas: cfg.quotas,
+		now:    cfg.now,
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	h.routes()
 	return h
@@ -146,8 +169,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("PUT /api/apikeys/{clientId}", h.putAPIKey)
 	m.HandleFunc("PATCH /api/apikeys/{clientId}", h.patchAPIKey)
 	m.HandleFunc("DELETE /api/apikeys/{clientId}", h.deleteAPIKey)
-	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.apiKeyQuotas)
-	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.apiKeyQuotas)
+	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.getAPIKeyQuotas)
+	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.resetAPIKeyQuotas)
 
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.

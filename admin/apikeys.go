@@ -456,6 +456,12 @@ func (h *Handler) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, apiKeyMessages(id))
 		return
 	}
+	// A key created again under this clientId starts with fresh quotas.
+	if h.quotas != nil {
+		if err := apikey.ResetQuotas(ctx, h.quotas, id); err != nil {
+			h.log.WarnContext(ctx, "admin: deleted API key keeps its quota counts", "clientId", id, "err", err)
+		}
+	}
 	// The consumer created with the key goes with it, unless it holds
 	// something else by now.
 	if c, err := h.store.GetConsumer(ctx, cur.Consumer); err == nil && c.Username == id && c.Labels[ownedLabel] == ownedValue {
@@ -469,16 +475,56 @@ func (h *Handler) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// quotas answers the quota endpoints: 404 for an unknown key, else 501 until
-// the rate limiter arrives.
-func (h *Handler) apiKeyQuotas(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("clientId")
-	if _, err := h.findAPIKey(r.Context(), id); err != nil {
-		h.fail(w, r, err, apiKeyMessages(id))
+// getAPIKeyQuotas answers GET /api/apikeys/{clientId}/quotas: the key's
+// quota usage, read from the limiter without charging (apikey.QuotaState).
+func (h *Handler) getAPIKeyQuotas(w http.ResponseWriter, r *http.Request) {
+	ctx, id := r.Context(), r.PathValue("clientId")
+	cur, ok := h.quotaKey(w, r, id)
+	if !ok {
 		return
 	}
-	writeError(w, newError(http.StatusNotImplemented, codeNotImplemented,
-		"API key quotas arrive with the rate limiter: throttlingQuota, dailyQuota and monthlyQuota are stored but not counted nor enforced yet"))
+	state, err := apikey.ReadQuotas(ctx, h.quotas, cur.Plugins[apikey.Name], h.now())
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	writeJSON(w, http.StatusOK, state)
+}
+
+// resetAPIKeyQuotas answers DELETE /api/apikeys/{clientId}/quotas: every
+// count of the key starts again from zero; the new (empty) usage is returned.
+func (h *Handler) resetAPIKeyQuotas(w http.ResponseWriter, r *http.Request) {
+	ctx, id := r.Context(), r.PathValue("clientId")
+	cur, ok := h.quotaKey(w, r, id)
+	if !ok {
+		return
+	}
+	if err := apikey.ResetQuotas(ctx, h.quotas, id); err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	state, err := apikey.ReadQuotas(ctx, h.quotas, cur.Plugins[apikey.Name], h.now())
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
+	}
+	writeJSON(w, http.StatusOK, state)
+}
+
+// quotaKey finds API key id for the quota endpoints, answering 404 for an
+// unknown key and 501 when no limiter keeps quotas.
+func (h *Handler) quotaKey(w http.ResponseWriter, r *http.Request, id string) (*credential.Credential, bool) {
+	cur, err := h.findAPIKey(r.Context(), id)
+	if err != nil {
+		h.fail(w, r, err, apiKeyMessages(id))
+		return nil, false
+	}
+	if h.quotas == nil {
+		writeError(w, newError(http.StatusNotImplemented, codeNotImplemented,
+			"this server's limiter does not keep quotas: give the admin handler one with admin.WithQuotaCounter"))
+		return nil, false
+	}
+	return cur, true
 }
 
 // listAPIKeysWhere answers a page of the API keys that keep accepts, ordered

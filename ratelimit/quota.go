@@ -14,7 +14,8 @@ type Quota struct {
 	// Key names the counter; a counter whose window has ended starts again
 	// from zero for the next End.
 	Key string
-	// Max is the number of requests the window allows; it must be positive.
+	// Max is the number of requests the window allows; it must not be
+	// negative (0 refuses every request).
 	Max int64
 	// End is when the window ends and the count is forgotten.
 	End time.Time
@@ -45,8 +46,8 @@ func ValidateQuotas(quotas []Quota, n int64, used []int64) error {
 		return fmt.Errorf("%w: %d quotas but room for %d counts", ErrInvalidLimit, len(quotas), len(used))
 	}
 	for _, q := range quotas {
-		if q.Max <= 0 {
-			return fmt.Errorf("%w: quota %q: max %d is not positive", ErrInvalidLimit, q.Key, q.Max)
+		if q.Max < 0 {
+			return fmt.Errorf("%w: quota %q: max %d is negative", ErrInvalidLimit, q.Key, q.Max)
 		}
 	}
 	return nil

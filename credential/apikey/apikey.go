@@ -126,8 +126,10 @@ type Settings struct {
 	RotatedAt *int64 `json:"rotatedAt,omitempty"`
 	// ValidUntil, in epoch milliseconds, is when the key stops working.
 	ValidUntil *int64 `json:"validUntil"`
-	// ThrottlingQuota (calls per 10 s), DailyQuota and MonthlyQuota are
-	// stored but not enforced yet: they need the rate limiter.
+	// ThrottlingQuota (calls per 10 s), DailyQuota and MonthlyQuota (per
+	// calendar day and month, UTC) bound the key's calls; null is unlimited,
+	// 0 refuses every call. The gateway counts them with its limiter (see
+	// Secret.Quotas) and answers 429 MsgQuota when one is spent.
 	ThrottlingQuota *int64 `json:"throttlingQuota"`
 	DailyQuota      *int64 `json:"dailyQuota"`
 	MonthlyQuota    *int64 `json:"monthlyQuota"`
@@ -306,6 +308,7 @@ type Secret struct {
 	validUntil    time.Time // zero: no limit
 	readOnly      bool
 	clientIDOnly  bool
+	quotas        []quotaSpec
 }
 
 // Compile opens the sealed secrets of stored settings once, so that requests
@@ -325,7 +328,7 @@ func (d Definition) Compile(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("apikey-auth: open secret of clientId %q: %w", st.ClientID, err)
 	}
-	s := &Secret{current: sha256.Sum256(cur), readOnly: st.ReadOnly, clientIDOnly: st.AllowClientIDOnly}
+	s := &Secret{current: sha256.Sum256(cur), readOnly: st.ReadOnly, clientIDOnly: st.AllowClientIDOnly, quotas: compileQuotas(&st.Settings)}
 	if st.PreviousSealed != "" && st.PreviousUntil > 0 {
 		p, err := d.Ring.Open(st.PreviousSealed, sealContext)
 		if err != nil {

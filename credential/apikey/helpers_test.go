@@ -18,6 +18,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential/apikey"
 	"github.com/gatehousehq/gatehouse/keyring"
+	rlmemory "github.com/gatehousehq/gatehouse/ratelimit/memory"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
@@ -31,6 +32,8 @@ const adminKey = "admin-key"
 // "open" (no groups), "a" (group A), "b" (group B), "hidden" (hide_credentials).
 type env struct {
 	st    *memory.Store
+	lim   *rlmemory.Limiter
+	ring  *keyring.Ring
 	gw    *gatehouse.Gateway
 	adm   http.Handler
 	clock atomic.Int64 // unix nanoseconds
@@ -44,8 +47,9 @@ func (e *env) advance(d time.Duration) { e.clock.Add(int64(d)) }
 func newEnv(t testing.TB, extra ...route.Route) *env {
 	t.Helper()
 	ring, _ := keyring.Generate()
-	e := &env{st: memory.New()}
+	e := &env{st: memory.New(), ring: ring}
 	e.clock.Store(t0.UnixNano())
+	e.lim = rlmemory.New(rlmemory.WithClock(e.now))
 	plug := func(s string) map[string]json.RawMessage {
 		return map[string]json.RawMessage{apikey.Name: json.RawMessage(s)}
 	}
@@ -56,7 +60,8 @@ func newEnv(t testing.TB, extra ...route.Route) *env {
 		{ID: "hidden", Plugins: plug(`{"hide_credentials": true}`)},
 	}, extra...)
 	gw, err := gatehouse.New(context.Background(), e.st,
-		gatehouse.WithPlugins(apikey.Definition{Ring: ring, Now: e.now}),
+		gatehouse.WithPlugins(apikey.Definition{Ring: e.ring, Now: e.now}),
+		gatehouse.WithClock(e.now), gatehouse.WithLimiter(e.lim),
 		gatehouse.WithRoutes(routes...))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
@@ -101,6 +106,8 @@ type result struct {
 	consumer string
 	headers  http.Header
 	auth     string
+	// sent are the response headers.
+	sent http.Header
 }
 
 // call sends a request to route through gw.Protect.
@@ -119,7 +126,7 @@ func (e *env) call(t testing.TB, routeID, method string, hdr ...string) result {
 	}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	seen.code, seen.body, seen.auth = w.Code, w.Body.String(), w.Header().Get("WWW-Authenticate")
+	seen.code, seen.body, seen.auth, seen.sent = w.Code, w.Body.String(), w.Header().Get("WWW-Authenticate"), w.Header()
 	return seen
 }
 

@@ -56,29 +56,30 @@ func (l *Limiter) Consume(_ context.Context, quotas []ratelimit.Quota, n int64, 
 	}
 	t := &l.quotas
 	now := l.clock().UnixNano()
-	var buf [4]int
-	idx := buf[:0]
+	// shardOf[k] is quota k's shard; locked lists each shard once, sorted.
+	var shardBuf, lockedBuf [4]int
+	shardOf, locked := shardBuf[:0], lockedBuf[:0]
 	for _, q := range quotas {
-		if i := t.shard(q.Key); !slices.Contains(idx, i) {
-			idx = append(idx, i)
+		i := t.shard(q.Key)
+		shardOf = append(shardOf, i)
+		if !slices.Contains(locked, i) {
+			locked = append(locked, i)
 		}
 	}
-	slices.Sort(idx)
-	for _, i := range idx {
+	slices.Sort(locked)
+	for _, i := range locked {
 		t.shards[i].mu.Lock()
 	}
 	defer func() {
-		for _, i := range idx {
+		for _, i := range locked {
 			t.shards[i].mu.Unlock()
 		}
 	}()
 	allowed := true
 	for k, q := range quotas {
-		s := &t.shards[t.shard(q.Key)]
-		c := s.m[q.Key]
-		end := q.End.UnixNano()
-		if c.end != end || c.end <= now {
-			c = quotaCount{end: end}
+		c := t.shards[shardOf[k]].m[q.Key]
+		if c.end != q.End.UnixNano() || c.end <= now {
+			c = quotaCount{}
 		}
 		used[k] = c.used
 		if c.used+n > q.Max {
@@ -89,19 +90,18 @@ func (l *Limiter) Consume(_ context.Context, quotas []ratelimit.Quota, n int64, 
 		return allowed, nil
 	}
 	for k, q := range quotas {
-		s := &t.shards[t.shard(q.Key)]
+		s := &t.shards[shardOf[k]]
 		end := q.End.UnixNano()
+		used[k] += n
 		if end <= now {
-			used[k] += n // a window already over counts nothing
-			continue
+			continue // a window already over keeps nothing
 		}
 		if _, ok := s.m[q.Key]; ok {
-			s.m[q.Key] = quotaCount{end: end, used: used[k] + n}
+			s.m[q.Key] = quotaCount{end: end, used: used[k]}
 		} else {
 			dropEnded(s.m, now)
-			s.m[strings.Clone(q.Key)] = quotaCount{end: end, used: used[k] + n}
+			s.m[strings.Clone(q.Key)] = quotaCount{end: end, used: used[k]}
 		}
-		used[k] += n
 	}
 	return true, nil
 }
