@@ -121,3 +121,48 @@ func TestDeletedGroupAuthorizesNothing(t *testing.T) {
 	require.NoError(t, f.gw.Refresh(ctx))
 	eventually(t, h, "/", shop, http.StatusOK)
 }
+
+// An API is a virtual group: every route naming it in `api` is in group
+// api_<id>, so one key authorized on the API reaches all of its routes.
+func TestVirtualGroupsOfAPIs(t *testing.T) {
+	ctx := context.Background()
+	orders, cart, invoices := keyRoute("orders", `{}`), keyRoute("cart", `{}`), keyRoute("invoices", `{}`)
+	orders.API, cart.API, invoices.API = "shop", "shop", "billing"
+	cart.Groups = []string{"A"}
+	f := newFixture(t, orders, cart, invoices, keyRoute("open", `{}`))
+	f.group("A")
+	f.consumer(consumer.Consumer{Username: "alice"})
+	keys := map[string][]string{
+		"shop":    {"api_shop"},
+		"billing": {"api_billing"},
+		"group-a": {"group_A"},
+		"bare":    {"shop"}, // a bare id names a group, not an API
+		"ghost":   {"api_ghost"},
+	}
+	for name, ents := range keys {
+		f.key("alice", name, "key-"+name, func(c *credential.Credential) { c.AuthorizedEntities = ents })
+	}
+	want := map[string]map[string]int{ // route → key → status
+		"orders":   {"shop": 200, "billing": 403, "group-a": 403, "bare": 403, "ghost": 403},
+		"cart":     {"shop": 200, "billing": 403, "group-a": 200, "bare": 403, "ghost": 403},
+		"invoices": {"shop": 403, "billing": 200, "group-a": 403, "bare": 403, "ghost": 403},
+		"open":     {"shop": 200, "billing": 200, "group-a": 200, "bare": 200, "ghost": 200},
+	}
+	for rid, row := range want {
+		for key, status := range row {
+			t.Run(fmt.Sprintf("route %s, key %s", rid, key), func(t *testing.T) {
+				eventually(t, f.gw.Protect(rid, echo), "/", map[string]string{"apikey": "key-" + key}, status)
+			})
+		}
+	}
+
+	// Moving a route to another API applies on the next request.
+	_, _, err := f.st.PutRoute(ctx, "orders", func(cur *route.Route) (*route.Route, error) {
+		cur.API = "billing"
+		return cur, nil
+	})
+	require.NoError(t, err)
+	h := f.gw.Protect("orders", echo)
+	eventually(t, h, "/", map[string]string{"apikey": "key-billing"}, http.StatusOK)
+	eventually(t, h, "/", map[string]string{"apikey": "key-shop"}, http.StatusForbidden)
+}

@@ -47,12 +47,13 @@ type compiledRoute struct {
 	// authentication plugins, in their order: the consumer a request that
 	// fails authentication runs as.
 	anonymous string
-	// grouped is true when the route has groups: only credentials authorized
-	// on the route or one of its groups may call it. Without groups any
-	// authenticated consumer may.
+	// grouped is true when the route has groups or an API: only credentials
+	// authorized on the route, one of its groups or its API may call it.
+	// Otherwise any authenticated consumer may.
 	grouped bool
 	// entities are the interned ids of the authorized entities that admit a
-	// credential: "route_<id>" and "group_<g>" for each of its groups.
+	// credential: "route_<id>", "group_<g>" for each of its groups that
+	// exists, and "api_<api>" (the API's virtual group).
 	entities []uint32
 	proxy    *httputil.ReverseProxy
 	// err is set when the stored route cannot be compiled (a plugin it names
@@ -129,13 +130,16 @@ func (g *Gateway) setGroup(id string, exists bool) {
 // (it reads the groups that exist).
 func (g *Gateway) compile(r *route.Route) *compiledRoute {
 	cr := &compiledRoute{route: r, any: r.Mode() == route.AuthAny}
-	if len(r.Groups) > 0 {
+	if len(r.Groups) > 0 || r.API != "" {
 		cr.grouped = true
 		cr.entities = append(cr.entities, g.view.entities.id(credential.EntityRoute+"_"+r.ID))
 		for _, grp := range r.Groups {
 			if g.groups[grp] { // a group that does not exist (any more) admits nobody
 				cr.entities = append(cr.entities, g.view.entities.id(credential.EntityGroup+"_"+grp))
 			}
+		}
+		if r.API != "" { // a virtual group: it exists while a route names it
+			cr.entities = append(cr.entities, g.view.entities.id(credential.EntityAPI+"_"+r.API))
 		}
 	}
 	type ranked struct {

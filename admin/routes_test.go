@@ -37,6 +37,8 @@ func TestRouteLifecycle(t *testing.T) {
 		e.must(http.StatusCreated, http.MethodPut, "/api/routes/r2", map[string]any{"name": "two"})
 		r := e.must(http.StatusOK, http.MethodPut, "/api/routes/r2", map[string]any{"id": "r2", "name": "deux"})
 		require.Equal(t, "deux", r.JSON(t)["name"])
+		r = e.must(http.StatusOK, http.MethodPatch, "/api/routes/r2", `{"api":"shop"}`)
+		require.Equal(t, "shop", r.JSON(t)["api"], "a route joins an API (virtual group api_shop)")
 		requireFields(t, e.do(http.MethodPut, "/api/routes/r2", map[string]any{"id": "r3"}), "id")
 	})
 
@@ -72,11 +74,12 @@ func TestRouteValidation(t *testing.T) {
 		{"every field wrong", map[string]any{
 			"id":        "a/b",
 			"groups":    []string{"ok", "not ok"},
+			"api":       "shop v2",
 			"frontend":  map[string]any{"paths": []string{"orders"}, "methods": []string{"get"}},
 			"backend":   map[string]any{"target": "ftp://x"},
 			"auth_mode": "some",
 			"plugins":   map[string]any{"nope": map[string]any{}, "key-auth": map[string]any{"realm": `a"b`}},
-		}, []string{"id", "groups", "frontend.paths", "frontend.methods", "backend.target", "auth_mode", "plugins.nope", "plugins.key-auth.realm"}},
+		}, []string{"id", "groups", "api", "frontend.paths", "frontend.methods", "backend.target", "auth_mode", "plugins.nope", "plugins.key-auth.realm"}},
 		{"unknown nested field", map[string]any{"frontend": map[string]any{"path": "/x"}}, []string{"path"}},
 		{"wrong nested type", map[string]any{"frontend": map[string]any{"paths": "/x"}}, []string{"frontend.paths"}},
 	}

@@ -29,6 +29,10 @@ type Route struct {
 	Name string `json:"name,omitempty"`
 	// Groups are the service groups the route belongs to.
 	Groups []string `json:"groups,omitempty"`
+	// API names the API (a set of routes) the route belongs to. Every route
+	// of API x is in the virtual group "api_x": a credential authorized on
+	// api_x reaches all of them, as with Otoroshi's APIs.
+	API string `json:"api,omitempty"`
 	// Frontend says which requests the route serves.
 	Frontend Frontend `json:"frontend"`
 	// Backend is where the reference gateway proxies matched requests. Routes
@@ -71,6 +75,9 @@ func (r *Route) Validate() error {
 			e.Add("groups", "group ids must match ^[a-zA-Z0-9_-]+$")
 			break
 		}
+	}
+	if r.API != "" && !consumer.ValidName(r.API) {
+		e.Add("api", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
 	}
 	for _, p := range r.Frontend.Paths {
 		if !strings.HasPrefix(p, "/") {

@@ -20,7 +20,7 @@ func TestValidate(t *testing.T) {
 		want []string
 	}{
 		{"empty route", route.Route{}, nil},
-		{"every field", route.Route{ID: "r-1", Name: "any text at all", Groups: []string{"g1", "g_2"},
+		{"every field", route.Route{ID: "r-1", Name: "any text at all", Groups: []string{"g1", "g_2"}, API: "shop-v2",
 			Frontend: route.Frontend{Paths: []string{"/", "/a/b"}, Methods: []string{"GET", "POST"}, StripPath: true},
 			Backend:  &route.Backend{Target: "http://127.0.0.1:9000"},
 			Plugins:  map[string]json.RawMessage{"key-auth": json.RawMessage(`{}`)}, AuthMode: route.AuthAny}, nil},
@@ -30,6 +30,7 @@ func TestValidate(t *testing.T) {
 		{"id too long", route.Route{ID: strings.Repeat("r", 513)}, []string{"id"}},
 		{"bad group", route.Route{Groups: []string{"ok", "not ok"}}, []string{"groups"}},
 		{"empty group", route.Route{Groups: []string{""}}, []string{"groups"}},
+		{"bad api", route.Route{API: "shop v2"}, []string{"api"}},
 		{"relative path", route.Route{Frontend: route.Frontend{Paths: []string{"/ok", "a/b"}}}, []string{"frontend.paths"}},
 		{"empty path", route.Route{Frontend: route.Frontend{Paths: []string{""}}}, []string{"frontend.paths"}},
 		{"lower-case method", route.Route{Frontend: route.Frontend{Methods: []string{"get"}}}, []string{"frontend.methods"}},
