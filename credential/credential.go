@@ -36,6 +36,11 @@ type Credential struct {
 	// ExpiresAt, when set, is the instant from which the credential
 	// authenticates nothing.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// ConsumerGroup is set on the keys a consumer group issued (POST
+	// /api/v1/gateways/{gw}/consumer-groups/{id}/keys): the group's id. Such a
+	// key is deleted with its group. It is read-only through the credential
+	// endpoints.
+	ConsumerGroup string `json:"consumer_group,omitempty"`
 	// Lookup is the scheme's unique index value (for key-auth, the hash of the
 	// key). The store refuses two credentials with the same Lookup.
 	Lookup string `json:"-"`

@@ -8,6 +8,7 @@ import (
 	"errors"
 
 	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/servicegroup"
@@ -18,7 +19,9 @@ var (
 	// ErrNotFound: the object (or the consumer that would own it) does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: the write would break a uniqueness rule (an existing id,
-	// username, credential name within a consumer, or credential lookup key).
+	// username, credential name within a consumer, credential lookup key, or
+	// consumer group name within a gateway), or delete a gateway that holds
+	// consumer groups.
 	ErrConflict = errors.New("conflict")
 	// ErrInvalidCursor: ListOptions.Cursor is not one the store issued.
 	ErrInvalidCursor = errors.New("invalid list cursor")
@@ -57,6 +60,10 @@ type Snapshot struct {
 	Credentials []*credential.Credential
 	Routes      []*route.Route
 	Groups      []*servicegroup.Group
+	// Gateways and ConsumerGroups are the TrustGate-style gateways and the
+	// consumer groups they hold, by id.
+	Gateways       []*consumergroup.Gateway
+	ConsumerGroups []*consumergroup.Group
 }
 
 // Kind names what a Change is about.
@@ -70,6 +77,8 @@ const (
 	KindCredential
 	KindRoute
 	KindGroup
+	KindGateway
+	KindConsumerGroup
 )
 
 // Change tells a watcher that one object was written or deleted. It carries
@@ -81,11 +90,12 @@ type Change struct {
 	Deleted bool
 	// Consumer is the username for consumer and credential changes.
 	Consumer string
-	// ID is the credential, route or group id.
+	// ID is the credential, route, group, gateway or consumer group id.
 	ID string
 }
 
-// Store keeps consumers, credentials, routes and service groups. Implementations are safe for
+// Store keeps consumers, credentials, routes, service groups, gateways and
+// consumer groups. Implementations are safe for
 // concurrent use and every write is atomic: a write that fails changes nothing.
 // Values passed in and returned are copies owned by the caller.
 type Store interface {
@@ -137,6 +147,32 @@ type Store interface {
 	// ListGroups returns a page of service groups ordered by id, keeping only
 	// those tagged opts.Tag when it is set.
 	ListGroups(ctx context.Context, opts ListOptions) (Page[servicegroup.Group], error)
+
+	// GetGateway returns the gateway id.
+	GetGateway(ctx context.Context, id string) (*consumergroup.Gateway, error)
+	// PutGateway creates or replaces gateway id with what fn returns,
+	// atomically. The result must keep the id.
+	PutGateway(ctx context.Context, id string, fn Mutator[consumergroup.Gateway]) (g *consumergroup.Gateway, created bool, err error)
+	// DeleteGateway deletes gateway id; ErrConflict while it holds consumer
+	// groups (nothing is deleted behind the caller's back).
+	DeleteGateway(ctx context.Context, id string) error
+	// ListGateways returns a page of gateways ordered by id.
+	ListGateways(ctx context.Context, opts ListOptions) (Page[consumergroup.Gateway], error)
+
+	// GetConsumerGroup returns the consumer group id, whichever gateway holds it.
+	GetConsumerGroup(ctx context.Context, id string) (*consumergroup.Group, error)
+	// PutConsumerGroup creates or replaces consumer group id with what fn
+	// returns, atomically. The result must keep the id and, for an existing
+	// group, its GatewayID. ErrNotFound when its gateway does not exist;
+	// ErrConflict when another group of the gateway has the same name.
+	PutConsumerGroup(ctx context.Context, id string, fn Mutator[consumergroup.Group]) (g *consumergroup.Group, created bool, err error)
+	// DeleteConsumerGroup deletes consumer group id and the keys it issued
+	// (the credentials whose ConsumerGroup is id), atomically. Consumers whose
+	// GroupID names it keep the reference, which then applies nothing.
+	DeleteConsumerGroup(ctx context.Context, id string) error
+	// ListConsumerGroups returns a page of the consumer groups of gatewayID
+	// ordered by id; ErrNotFound when the gateway does not exist.
+	ListConsumerGroups(ctx context.Context, gatewayID string, opts ListOptions) (Page[consumergroup.Group], error)
 
 	// Snapshot returns the whole configuration.
 	Snapshot(ctx context.Context) (*Snapshot, error)

@@ -1,5 +1,5 @@
-// Package memory is the default store.Store: it keeps consumers, credentials, routes
-// and service groups in process memory, for tests, single instances and as a reference.
+// Package memory is the default store.Store: it keeps consumers, credentials, routes,
+// groups and gateways in process memory, for tests, single instances and as a reference.
 package memory
 
 import (
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/servicegroup"
@@ -42,7 +43,11 @@ type Store struct {
 	lookups   map[string]credKey                           // Lookup → owner
 	routes    map[string]*route.Route
 	groups    map[string]*servicegroup.Group
-	watchers  map[*watcher]struct{}
+	gateways  map[string]*consumergroup.Gateway
+	cgroups   map[string]*consumergroup.Group
+	// groupNames indexes consumer groups: gateway id → name → group id.
+	groupNames map[string]map[string]string
+	watchers   map[*watcher]struct{}
 }
 
 // Option configures a Store built by New.
@@ -57,14 +62,17 @@ func WithClock(now func() time.Time) Option {
 // New returns an empty Store.
 func New(opts ...Option) *Store {
 	s := &Store{
-		now:       time.Now,
-		consumers: make(map[string]*consumer.Consumer),
-		creds:     make(map[string]map[string]*credential.Credential),
-		names:     make(map[string]map[string]string),
-		lookups:   make(map[string]credKey),
-		routes:    make(map[string]*route.Route),
-		groups:    make(map[string]*servicegroup.Group),
-		watchers:  make(map[*watcher]struct{}),
+		now:        time.Now,
+		consumers:  make(map[string]*consumer.Consumer),
+		creds:      make(map[string]map[string]*credential.Credential),
+		names:      make(map[string]map[string]string),
+		lookups:    make(map[string]credKey),
+		routes:     make(map[string]*route.Route),
+		groups:     make(map[string]*servicegroup.Group),
+		gateways:   make(map[string]*consumergroup.Gateway),
+		cgroups:    make(map[string]*consumergroup.Group),
+		groupNames: make(map[string]map[string]string),
+		watchers:   make(map[*watcher]struct{}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -249,10 +257,17 @@ func (s *Store) FindCredential(_ context.Context, lookup string) (*credential.Cr
 func (s *Store) DeleteCredential(_ context.Context, username, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.creds[username][id]
-	if !ok {
+	if _, ok := s.creds[username][id]; !ok {
 		return fmt.Errorf("credential %q of consumer %q: %w", id, username, store.ErrNotFound)
 	}
+	s.deleteCredential(username, id)
+	return nil
+}
+
+// deleteCredential removes an existing credential and its indexes and
+// notifies watchers; the caller holds s.mu for writing.
+func (s *Store) deleteCredential(username, id string) {
+	c := s.creds[username][id]
 	delete(s.creds[username], id)
 	if c.Name != "" {
 		delete(s.names[username], c.Name)
@@ -261,7 +276,6 @@ func (s *Store) DeleteCredential(_ context.Context, username, id string) error {
 		delete(s.lookups, c.Lookup)
 	}
 	s.notify(store.Change{Kind: store.KindCredential, Deleted: true, Consumer: username, ID: id})
-	return nil
 }
 
 // ListCredentials returns a page of the consumer's credentials ordered by id;
@@ -425,10 +439,12 @@ func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 		n += len(creds)
 	}
 	snap := &store.Snapshot{
-		Consumers:   make([]*consumer.Consumer, 0, len(s.consumers)),
-		Credentials: make([]*credential.Credential, 0, n),
-		Routes:      make([]*route.Route, 0, len(s.routes)),
-		Groups:      make([]*servicegroup.Group, 0, len(s.groups)),
+		Consumers:      make([]*consumer.Consumer, 0, len(s.consumers)),
+		Credentials:    make([]*credential.Credential, 0, n),
+		Routes:         make([]*route.Route, 0, len(s.routes)),
+		Groups:         make([]*servicegroup.Group, 0, len(s.groups)),
+		Gateways:       make([]*consumergroup.Gateway, 0, len(s.gateways)),
+		ConsumerGroups: make([]*consumergroup.Group, 0, len(s.cgroups)),
 	}
 	for _, u := range sortedKeys(s.consumers) {
 		snap.Consumers = append(snap.Consumers, s.consumers[u].Clone())
@@ -442,6 +458,12 @@ func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 	}
 	for _, id := range sortedKeys(s.groups) {
 		snap.Groups = append(snap.Groups, s.groups[id].Clone())
+	}
+	for _, id := range sortedKeys(s.gateways) {
+		snap.Gateways = append(snap.Gateways, s.gateways[id].Clone())
+	}
+	for _, id := range sortedKeys(s.cgroups) {
+		snap.ConsumerGroups = append(snap.ConsumerGroups, s.cgroups[id].Clone())
 	}
 	return snap, nil
 }

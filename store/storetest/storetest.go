@@ -25,7 +25,9 @@ import (
 //     UpdatedAt advances on every write while CreatedAt is kept;
 //   - a mutator result with an empty username or id gets the key; a different
 //     one is an error; a credential's Consumer is always the username key;
-//   - deleting a service group deletes nothing else;
+//   - deleting a service group deletes nothing else; deleting a consumer group
+//     deletes the keys it issued and nothing else; a gateway holding consumer
+//     groups cannot be deleted; consumer group names are unique per gateway;
 //   - empty credential Lookups never conflict;
 //   - lists are in byte order of ids; cursors are opaque, survive deletion of
 //     the item they point at, and an undecodable one is an error that is
@@ -47,6 +49,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"FindCredential", testFindCredential},
 		{"Routes", testRoutes},
 		{"Groups", testGroups},
+		{"Gateways", testGateways},
+		{"ConsumerGroups", testConsumerGroups},
 		{"Copies", testCopies},
 		{"Lists", testLists},
 		{"Snapshot", testSnapshot},
