@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/apikey"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
@@ -44,7 +45,9 @@ type Gateway struct {
 	// any other group authorizes nothing. Guarded by syncMu.
 	groups map[string]bool
 
-	limiter ratelimit.Limiter
+	// gatewayID is the gateway whose consumer groups apply (WithGatewayID).
+	gatewayID string
+	limiter   ratelimit.Limiter
 	// quotas counts API-key quotas; nil when the limiter does not keep them.
 	quotas      ratelimit.QuotaCounter
 	quotaOutage outage
@@ -94,6 +97,10 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	}
 	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
 	g.limiter = cfg.limiter
+	g.gatewayID = cfg.gateway
+	if g.gatewayID == "" {
+		g.gatewayID = DefaultGatewayID
+	}
 	if g.limiter == nil {
 		g.limiter = memory.New()
 	}
@@ -106,6 +113,9 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	g.view = newView(g.compileSecret)
 	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
 
+	if err := g.declareGateway(ctx); err != nil {
+		return nil, err
+	}
 	for i := range cfg.routes {
 		if err := g.declare(ctx, cfg.routes[i]); err != nil {
 			return nil, err
@@ -124,6 +134,24 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	g.cancel = cancel
 	go g.run(runCtx, changes)
 	return g, nil
+}
+
+// declareGateway creates the gateway the data plane serves unless it exists.
+func (g *Gateway) declareGateway(ctx context.Context) error {
+	gw := &consumergroup.Gateway{ID: g.gatewayID, Name: g.gatewayID}
+	if err := gw.Validate(); err != nil {
+		return fmt.Errorf("gatehouse: gateway id %q: %w", g.gatewayID, err)
+	}
+	_, _, err := g.store.PutGateway(ctx, gw.ID, func(cur *consumergroup.Gateway) (*consumergroup.Gateway, error) {
+		if cur != nil {
+			return nil, errExists
+		}
+		return gw, nil
+	})
+	if err != nil && !errors.Is(err, errExists) {
+		return fmt.Errorf("gatehouse: declare gateway %q: %w", g.gatewayID, err)
+	}
+	return nil
 }
 
 // declare creates a code-declared route unless one with its id exists.

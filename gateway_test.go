@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/plugin"
@@ -371,6 +372,33 @@ func TestDeclaredRoutesDoNotOverwriteStored(t *testing.T) {
 	_, err = gatehouse.New(ctx, memory.New(), gatehouse.WithRoutes(keyRoute("bad", `{"header":"a b"}`)))
 	require.Error(t, err)
 	_, err = gatehouse.New(ctx, memory.New(), gatehouse.WithRoutes(route.Route{}))
+	require.Error(t, err)
+}
+
+// The gateway a data plane serves is created at start when missing, and left
+// as it is when it exists.
+func TestGatewayDeclaredAtStart(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	gw, err := gatehouse.New(ctx, st)
+	require.NoError(t, err)
+	defer gw.Close()
+	got, err := st.GetGateway(ctx, gatehouse.DefaultGatewayID)
+	require.NoError(t, err)
+	require.Equal(t, "default", got.Name)
+
+	_, _, err = st.PutGateway(ctx, "edge", func(*consumergroup.Gateway) (*consumergroup.Gateway, error) {
+		return &consumergroup.Gateway{Name: "Edge (eu-west)"}, nil
+	})
+	require.NoError(t, err)
+	gw2, err := gatehouse.New(ctx, st, gatehouse.WithGatewayID("edge"))
+	require.NoError(t, err)
+	defer gw2.Close()
+	got, err = st.GetGateway(ctx, "edge")
+	require.NoError(t, err)
+	require.Equal(t, "Edge (eu-west)", got.Name, "an existing gateway is kept")
+
+	_, err = gatehouse.New(ctx, memory.New(), gatehouse.WithGatewayID("not valid"))
 	require.Error(t, err)
 }
 

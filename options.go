@@ -21,6 +21,7 @@ type config struct {
 	retry   time.Duration
 	ring    *keyring.Ring
 	limiter ratelimit.Limiter
+	gateway string
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -64,3 +65,13 @@ func WithLimiter(l ratelimit.Limiter) Option { return func(c *config) { c.limite
 // time.Now. Tests pass a fake one, together with a limiter reading the same
 // clock.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// DefaultGatewayID is the gateway a Gateway serves unless WithGatewayID says
+// otherwise.
+const DefaultGatewayID = "default"
+
+// WithGatewayID sets the gateway (in the sense of /api/v1/gateways) this data
+// plane serves: only the consumer groups of that gateway apply to its
+// requests. New creates it in the store when it does not exist. The default is
+// DefaultGatewayID.
+func WithGatewayID(id string) Option { return func(c *config) { c.gateway = id } }

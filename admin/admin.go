@@ -33,6 +33,12 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, POST               /api/apikeys
 //	GET, PUT, PATCH, DELETE /api/apikeys/{clientId}
 //	GET, DELETE             /api/apikeys/{clientId}/quotas (with WithQuotaCounter; 501 without)
+//	GET, POST               /api/v1/gateways
+//	GET, DELETE             /api/v1/gateways/{gateway_id}
+//	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups
+//	GET, PUT, DELETE        /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}
+//	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys
+//	DELETE                  /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}
 //
 // API keys (Otoroshi) are credentials of the apikey-auth scheme, which must
 // be registered in the plugin registry.
@@ -169,24 +175,31 @@ func (h *Handler) routes() {
 	m.HandleFunc("PUT /api/apikeys/{clientId}", h.putAPIKey)
 	m.HandleFunc("PATCH /api/apikeys/{clientId}", h.patchAPIKey)
 	m.HandleFunc("DELETE /api/apikeys/{clientId}", h.deleteAPIKey)
+	h.registerConsumerGroups(m)
 	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.getAPIKeyQuotas)
 	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.resetAPIKeyQuotas)
 
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.
 	for path, allow := range map[string]string{
-		"/api/consumers":                             allowCollection,
-		"/api/consumers/{username}":                  allowItem,
-		"/api/consumers/{username}/credentials":      allowCollection,
-		"/api/consumers/{username}/credentials/{id}": allowItem,
-		"/api/routes":                                allowCollection,
-		"/api/routes/{id}":                           allowItem,
-		"/api/groups":                                allowCollection,
-		"/api/groups/{id}":                           allowItem,
-		"/api/groups/{id}/apikeys":                   allowCollection,
-		"/api/apikeys":                               allowCollection,
-		"/api/apikeys/{clientId}":                    allowItem,
-		"/api/apikeys/{clientId}/quotas":             "GET, HEAD, DELETE",
+		"/api/consumers":                                allowCollection,
+		"/api/consumers/{username}":                     allowItem,
+		"/api/consumers/{username}/credentials":         allowCollection,
+		"/api/consumers/{username}/credentials/{id}":    allowItem,
+		"/api/routes":                                   allowCollection,
+		"/api/routes/{id}":                              allowItem,
+		"/api/groups":                                   allowCollection,
+		"/api/groups/{id}":                              allowItem,
+		"/api/groups/{id}/apikeys":                      allowCollection,
+		"/api/apikeys":                                  allowCollection,
+		"/api/apikeys/{clientId}":                       allowItem,
+		"/api/apikeys/{clientId}/quotas":                "GET, HEAD, DELETE",
+		"/api/v1/gateways":                              allowCollection,
+		"/api/v1/gateways/{id}":                         "GET, HEAD, DELETE",
+		"/api/v1/gateways/{gateway_id}/consumer-groups": allowCollection,
+		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}":               "GET, HEAD, PUT, DELETE",
+		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys":          allowCollection,
+		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}": "DELETE",
 	} {
 		m.HandleFunc(path, methodNotAllowed(allow))
 	}

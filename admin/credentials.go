@@ -70,6 +70,12 @@ func (h *Handler) sealCredential(next, prev *credential.Credential) (json.RawMes
 	}
 	var e validation.Error
 	e.Merge("", next.Validate(h.isScheme))
+	if next.ConsumerGroup != "" && (prev == nil || prev.ConsumerGroup != next.ConsumerGroup) {
+		e.Add("consumer_group", "is set by POST /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys, not here")
+	}
+	if prev != nil {
+		next.ConsumerGroup = prev.ConsumerGroup // a group key stays the group's
+	}
 	name := next.Scheme()
 	s, ok := h.scheme(name)
 	if !ok {

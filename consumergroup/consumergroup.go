@@ -16,11 +16,6 @@ import (
 // MaxNameLen bounds the name of a gateway or a group, in characters.
 const MaxNameLen = 1024
 
-// KeyPrefix starts every key a consumer group issues, so that a leaked key is
-// recognisable (secret scanners, logs): "ghk_" and 43 base64url characters
-// carrying 256 random bits.
-const KeyPrefix = "ghk_"
-
 // Gateway is a namespace for consumer groups: one data plane serves one
 // gateway (the reference gateway's -gateway-id), and only the groups of that
 // gateway apply to its requests.
@@ -76,8 +71,9 @@ type PluginConfig struct {
 	Name string `json:"name"`
 	// Enabled is true unless the entry is switched off; nil means true.
 	Enabled *bool `json:"enabled,omitempty"`
-	// Stage overrides the plugin's own stage; nil keeps it.
-	Stage *plugin.Stage `json:"stage,omitempty"`
+	// Stage overrides the plugin's own stage (pre_request, post_request,
+	// pre_response, post_response); empty keeps it.
+	Stage string `json:"stage,omitempty"`
 	// Priority overrides the plugin's own priority (lower runs first); nil
 	// keeps it.
 	Priority *int `json:"priority,omitempty"`
@@ -108,8 +104,10 @@ func (g *Group) Validate() error {
 			e.Add(field+".name", fmt.Sprintf("%q is already configured: a plugin appears once per group", p.Name))
 		}
 		seen[p.Name] = true
-		if p.Stage != nil && int(*p.Stage) > int(plugin.PostResponse) {
-			e.Add(field+".stage", "must be pre_request, post_request, pre_response or post_response")
+		if p.Stage != "" {
+			if _, err := plugin.ParseStage(p.Stage); err != nil {
+				e.Add(field+".stage", "must be pre_request, post_request, pre_response or post_response")
+			}
 		}
 	}
 	return e.Err()
@@ -127,10 +125,6 @@ func (g *Group) Clone() *Group {
 			if p.Enabled != nil {
 				v := *p.Enabled
 				p.Enabled = &v
-			}
-			if p.Stage != nil {
-				v := *p.Stage
-				p.Stage = &v
 			}
 			if p.Priority != nil {
 				v := *p.Priority

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/consumergroup"
-	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/validation"
 )
 
@@ -28,7 +27,6 @@ func fields(t *testing.T, err error) []string {
 }
 
 func TestGroupValidate(t *testing.T) {
-	bad := plugin.Stage(9)
 	for _, tc := range []struct {
 		name string
 		g    consumergroup.Group
@@ -40,7 +38,7 @@ func TestGroupValidate(t *testing.T) {
 		{"bad id", consumergroup.Group{ID: "a b", Name: "x"}, []string{"id"}},
 		{"plugin without name", consumergroup.Group{Name: "x", RequiredPlugins: []consumergroup.PluginConfig{{}}}, []string{"required_plugins[0].name"}},
 		{"plugin twice", consumergroup.Group{Name: "x", RequiredPlugins: []consumergroup.PluginConfig{{Name: "a"}, {Name: "a"}}}, []string{"required_plugins[1].name"}},
-		{"bad stage", consumergroup.Group{Name: "x", RequiredPlugins: []consumergroup.PluginConfig{{Name: "a", Stage: &bad}}}, []string{"required_plugins[0].stage"}},
+		{"bad stage", consumergroup.Group{Name: "x", RequiredPlugins: []consumergroup.PluginConfig{{Name: "a", Stage: "later"}}}, []string{"required_plugins[0].stage"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			require.ElementsMatch(t, tc.want, fields(t, tc.g.Validate()))
@@ -54,18 +52,16 @@ func TestGatewayValidate(t *testing.T) {
 }
 
 func TestGroupCloneIsDeep(t *testing.T) {
-	on, stage, prio := true, plugin.PreResponse, 3
+	on, prio := true, 3
 	g := &consumergroup.Group{ID: "g", Name: "n", RequiredPlugins: []consumergroup.PluginConfig{
-		{Name: "p", Enabled: &on, Stage: &stage, Priority: &prio, Settings: json.RawMessage(`{"a":1}`)}}}
+		{Name: "p", Enabled: &on, Stage: "pre_response", Priority: &prio, Settings: json.RawMessage(`{"a":1}`)}}}
 	c := g.Clone()
 	require.Equal(t, g, c)
 	*c.RequiredPlugins[0].Enabled = false
-	*c.RequiredPlugins[0].Stage = plugin.PreRequest
 	*c.RequiredPlugins[0].Priority = 9
 	c.RequiredPlugins[0].Settings[1] = 'X'
 	c.RequiredPlugins[0].Name = "q"
 	require.True(t, *g.RequiredPlugins[0].Enabled)
-	require.Equal(t, plugin.PreResponse, *g.RequiredPlugins[0].Stage)
 	require.Equal(t, 3, *g.RequiredPlugins[0].Priority)
 	require.JSONEq(t, `{"a":1}`, string(g.RequiredPlugins[0].Settings))
 	require.Equal(t, "p", g.RequiredPlugins[0].Name)

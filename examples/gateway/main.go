@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log)}
+	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID)}
 	if o.secretKeys != "" {
 		ring, err := keyring.Parse(o.secretKeys)
 		if err != nil {

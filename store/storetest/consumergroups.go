@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/consumergroup"
-	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/store"
 )
 
@@ -16,11 +15,11 @@ func newGateway(id string) *consumergroup.Gateway {
 }
 
 func newConsumerGroup(id, gatewayID, name string) *consumergroup.Group {
-	on, stage, prio := false, plugin.PreRequest, 1
+	on, prio := false, 1
 	return &consumergroup.Group{
 		ID: id, GatewayID: gatewayID, Name: name,
 		RequiredPlugins: []consumergroup.PluginConfig{
-			{Name: "advanced_rate_limiter", Stage: &stage, Priority: &prio, Parallel: true,
+			{Name: "advanced_rate_limiter", Stage: "pre_request", Priority: &prio, Parallel: true,
 				Settings: json.RawMessage(`{"limits": {"per_user": {"limit": 50, "window": "1m"}}}`)},
 			{Name: "limit-count", Enabled: &on, Settings: json.RawMessage(`{"count": 1}`)},
 		},
