@@ -1,5 +1,7 @@
 package basicauth
 
+import "time"
+
 import "github.com/gatehousehq/gatehouse/credential"
 
 // BcryptCompares returns how many bcrypt comparisons the package has made.
@@ -40,3 +42,6 @@ func (c *Cache) Keys() [][]byte {
 	}
 	return out
 }
+
+// SetNow replaces the clock an Authenticator checks expiry with.
+func SetNow(a *Authenticator, now func() time.Time) { a.now = now }
