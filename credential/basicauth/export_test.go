@@ -1,8 +1,10 @@
 package basicauth
 
-import "time"
+import (
+	"time"
 
-import "github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/credential"
+)
 
 // BcryptCompares returns how many bcrypt comparisons the package has made.
 func BcryptCompares() uint64 { return compares.Load() }
