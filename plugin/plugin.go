@@ -1,6 +1,3 @@
-// Package plugin holds the plugin model: named definitions in a Registry that
-// validates settings when they are written, and the stages and priorities that
-// order configured plugins on a request.
 package plugin
 
 import (
@@ -89,12 +86,36 @@ type Definition interface {
 	New(settings json.RawMessage) (Plugin, error)
 }
 
-// Configured is a plugin placed on a request: its compiled instance with the
-// stage and priority it runs at.
+// Configured is a plugin placed at one level (gateway, route, consumer group
+// or consumer): its compiled instance with the stage and priority it runs at.
+// It mirrors a consumer group's required_plugins entry of API.md: name,
+// enabled, stage, priority, parallel (settings are compiled into Plugin).
 type Configured struct {
-	Plugin   Plugin
-	Stage    Stage
+	// Plugin is the compiled instance. It may be nil only when Disabled is set.
+	Plugin Plugin
+	// Name is the name the plugin is configured under; when empty it is
+	// Plugin.Name(). Set it for a Disabled entry that has no Plugin.
+	Name string
+	// Stage is the stage the instance runs at; the plugin must implement the
+	// interface of that stage (PreRequestPlugin, ...).
+	Stage Stage
+	// Priority orders plugins of one stage: lower runs first.
 	Priority int
+	// Parallel lets the instance run concurrently with the other parallel
+	// plugins of its stage and priority (see Plan).
+	Parallel bool
+	// Disabled is API.md's "enabled": false. The zero value is enabled, as
+	// API.md's default is. A disabled entry at the most specific level that
+	// names a plugin removes that plugin from the plan (see NewPlan).
+	Disabled bool
+}
+
+// key is the name the entry is known by in a plan.
+func (c Configured) key() string {
+	if c.Name != "" || c.Plugin == nil {
+		return c.Name
+	}
+	return c.Plugin.Name()
 }
 
 // Sort orders plugins by stage, then priority (lower first), then name, so that
@@ -108,6 +129,6 @@ func Sort(ps []Configured) {
 		if a.Priority != b.Priority {
 			return a.Priority < b.Priority
 		}
-		return a.Plugin.Name() < b.Plugin.Name()
+		return a.key() < b.key()
 	})
 }

@@ -1,0 +1,205 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+)
+
+// Errors NewPlan wraps; match them with errors.Is.
+var (
+	// ErrStage is wrapped when a plugin does not implement the interface of
+	// the stage it is configured at, or the stage is unknown.
+	ErrStage = errors.New("plugin cannot run at this stage")
+	// ErrDuplicate is wrapped when one level names a plugin twice.
+	ErrDuplicate = errors.New("plugin configured twice at one level")
+)
+
+// Levels are the plugins configured for one request, by level. When a plugin
+// name appears at several levels, the most specific level's entry wins:
+// Consumer, then Group, then Route, then Gateway; exactly one instance runs.
+// If the winning entry is Disabled, the plugin does not run at all: a
+// consumer (or group) can switch off a plugin its route or gateway sets.
+type Levels struct {
+	Gateway  []Configured
+	Route    []Configured
+	Group    []Configured // the consumer's consumer group
+	Consumer []Configured
+}
+
+// PlanOption configures NewPlan.
+type PlanOption func(*Plan)
+
+// WithLogger sets the logger a plan reports plugin panics to; the default is
+// slog.Default().
+func WithLogger(l *slog.Logger) PlanOption {
+	return func(p *Plan) {
+		if l != nil {
+			p.log = l
+		}
+	}
+}
+
+// Plan is the merged, ordered plugin chain of one (route, consumer) pair,
+// built once (see Cache) and then run for every request with Serve. It is
+// immutable and safe for concurrent use. A nil *Plan is the empty plan.
+type Plan struct {
+	list []Configured
+	// steps per stage; a step of several members runs them concurrently.
+	pre, post, resp, after []step
+	maxGroup               int
+	// hold: the response head (and up to holdSize body bytes) is held until
+	// the handler returns, flushes or writes more (PostRequest or
+	// PreResponse plugins exist). buffer: the whole body is held (a
+	// PreResponse plugin needs it). wrap: the writer must be wrapped.
+	hold, buffer, wrap bool
+	log                *slog.Logger
+}
+
+type step struct {
+	members []member
+}
+
+type member struct {
+	name   string
+	stage  Stage
+	pre    PreRequestPlugin
+	post   PostRequestPlugin
+	resp   PreResponsePlugin
+	after  PostResponsePlugin
+	plugin Plugin
+}
+
+// NewPlan merges the levels into one plan: per plugin name the most specific
+// level's entry (see Levels), disabled winners dropped, then ordered by
+// stage, priority (lower first) and name. Within one stage and priority, the
+// Parallel entries form one group, run concurrently where its first member
+// stands; PreResponse ignores Parallel (its plugins change one response, each
+// seeing the changes before it).
+//
+// It fails, wrapping ErrDuplicate, when one level names a plugin twice, and,
+// wrapping ErrStage, when an enabled entry has no Plugin, an unknown stage, or
+// a Plugin that does not implement its stage's interface. To check one level
+// when it is written, build a plan of it alone.
+func NewPlan(l Levels, opts ...PlanOption) (*Plan, error) {
+	p := &Plan{log: slog.Default()}
+	for _, o := range opts {
+		o(p)
+	}
+	levels := [...]struct {
+		name string
+		ps   []Configured
+	}{{"gateway", l.Gateway}, {"route", l.Route}, {"consumer group", l.Group}, {"consumer", l.Consumer}}
+	winners := make(map[string]Configured)
+	for _, lv := range levels {
+		seen := make(map[string]bool, len(lv.ps))
+		for _, c := range lv.ps {
+			name := c.key()
+			if name == "" {
+				return nil, fmt.Errorf("%s level: an entry has neither Name nor Plugin: %w", lv.name, ErrStage)
+			}
+			if seen[name] {
+				return nil, fmt.Errorf("%s level: plugin %q: %w", lv.name, name, ErrDuplicate)
+			}
+			seen[name] = true
+			c.Name = name
+			winners[name] = c
+		}
+	}
+	for _, c := range winners {
+		if c.Disabled {
+			continue
+		}
+		if err := checkStage(c); err != nil {
+			return nil, err
+		}
+		p.list = append(p.list, c)
+	}
+	Sort(p.list)
+	for _, stage := range [...]Stage{PreRequest, PostRequest, PreResponse, PostResponse} {
+		steps := p.steps(stage)
+		switch stage {
+		case PreRequest:
+			p.pre = steps
+		case PostRequest:
+			p.post = steps
+		case PreResponse:
+			p.resp = steps
+		case PostResponse:
+			p.after = steps
+		}
+	}
+	for _, st := range p.resp {
+		if st.members[0].resp.NeedsBody() {
+			p.buffer = true
+		}
+	}
+	p.hold = len(p.post) > 0 || len(p.resp) > 0
+	p.wrap = p.hold || len(p.after) > 0
+	return p, nil
+}
+
+// checkStage reports whether c's plugin can run at c's stage.
+func checkStage(c Configured) error {
+	if c.Plugin == nil {
+		return fmt.Errorf("plugin %q: enabled without a compiled Plugin: %w", c.Name, ErrStage)
+	}
+	var ok bool
+	switch c.Stage {
+	case PreRequest:
+		_, ok = c.Plugin.(PreRequestPlugin)
+	case PostRequest:
+		_, ok = c.Plugin.(PostRequestPlugin)
+	case PreResponse:
+		_, ok = c.Plugin.(PreResponsePlugin)
+	case PostResponse:
+		_, ok = c.Plugin.(PostResponsePlugin)
+	}
+	if !ok {
+		return fmt.Errorf("plugin %q at %s: %w", c.Name, c.Stage, ErrStage)
+	}
+	return nil
+}
+
+// steps groups the plan's entries of one stage into steps.
+func (p *Plan) steps(stage Stage) []step {
+	var steps []step
+	group := -1 // index of the parallel group of the current priority
+	for i, c := range p.list {
+		if c.Stage != stage {
+			continue
+		}
+		if i == 0 || p.list[i-1].Stage != stage || p.list[i-1].Priority != c.Priority {
+			group = -1
+		}
+		m := member{name: c.Name, stage: stage, plugin: c.Plugin}
+		m.pre, _ = c.Plugin.(PreRequestPlugin)
+		m.post, _ = c.Plugin.(PostRequestPlugin)
+		m.resp, _ = c.Plugin.(PreResponsePlugin)
+		m.after, _ = c.Plugin.(PostResponsePlugin)
+		if !c.Parallel || stage == PreResponse {
+			steps = append(steps, step{members: []member{m}})
+			continue
+		}
+		if group < 0 {
+			steps = append(steps, step{})
+			group = len(steps) - 1
+		}
+		steps[group].members = append(steps[group].members, m)
+		p.maxGroup = max(p.maxGroup, len(steps[group].members))
+	}
+	return steps
+}
+
+// Plugins returns the plan's entries in the order they run (stage, priority,
+// name), each with its Name set; disabled and overridden entries are not
+// there. The slice is a copy.
+func (p *Plan) Plugins() []Configured {
+	if p == nil {
+		return nil
+	}
+	return append([]Configured(nil), p.list...)
+}
+
+// Empty reports whether the plan runs no plugin: Serve then only calls next.
+func (p *Plan) Empty() bool { return p == nil || len(p.list) == 0 }
