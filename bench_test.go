@@ -1,12 +1,14 @@
 package gatehouse_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
 )
 
 // nopWriter is a ResponseWriter that keeps nothing, so that the benchmark
@@ -77,3 +79,36 @@ func BenchmarkProtectKeyAuth(b *testing.B) {
 
 // benchKey returns the key of consumer i, as long as a generated key.
 func benchKey(i int) string { return fmt.Sprintf("ghk_%043d", i) }
+
+// BenchmarkProtectConsumerGroup measures a key-auth request of a member of a
+// consumer group that requires the documented advanced_rate_limiter (global,
+// per_ip and per_user limits, never reached here): authentication, the cached
+// plugin plan, three limits charged together in the memory limiter, and the
+// rate-limit headers.
+func BenchmarkProtectConsumerGroup(b *testing.B) {
+	f := newFixture(b, keyRoute("r", `{}`))
+	f.consumerGroup("default", "premium", consumergroup.PluginConfig{Name: "advanced_rate_limiter", Settings: json.RawMessage(
+		`{"limits":{"global":{"limit":1000000000,"window":"1m"},"per_ip":{"limit":1000000000,"window":"1m"},"per_user":{"limit":1000000000,"window":"1m"}}}`)})
+	f.consumer(consumer.Consumer{Username: "user123", GroupID: "premium"})
+	f.key("user123", "k", benchKey(1))
+	var seen string
+	h := f.gw.Protect("r", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, _ := consumer.FromContext(r.Context())
+		seen = c.Username
+	}))
+	w0 := eventually(b, h, "/", map[string]string{"apikey": benchKey(1)}, http.StatusOK)
+	if w0.Header().Get("X-RateLimit-Limit") == "" {
+		b.Fatal("the group's limits did not run")
+	}
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.Header["Apikey"] = []string{benchKey(1)}
+	w := &nopWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+	if seen != "user123" {
+		b.Fatalf("handler saw %q", seen)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/apikey"
@@ -21,6 +22,7 @@ import (
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
 	"github.com/gatehousehq/gatehouse/ratelimit/memory"
 	"github.com/gatehousehq/gatehouse/restriction"
 	"github.com/gatehousehq/gatehouse/route"
@@ -51,6 +53,12 @@ type Gateway struct {
 	// quotas counts API-key quotas; nil when the limiter does not keep them.
 	quotas      ratelimit.QuotaCounter
 	quotaOutage outage
+	// cgroups holds the consumer groups of gatewayID, compiled; written under
+	// syncMu, read by requests.
+	cgroups atomic.Pointer[map[string]*compiledGroup]
+	// plans caches the plugin plan of each (route, consumer) pair; every
+	// change to routes, consumers or consumer groups invalidates it.
+	plans plugin.Cache
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -82,20 +90,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	if cfg.ring == nil {
 		cfg.ring, _ = keyring.Generate()
 	}
-	reg := plugin.NewRegistry()
-	given := map[string]bool{}
-	for _, d := range cfg.plugins {
-		if err := reg.Register(d); err != nil {
-			return nil, fmt.Errorf("gatehouse: %w", err)
-		}
-		given[d.Name()] = true
-	}
-	for _, d := range BuiltinPlugins(cfg.ring) {
-		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
-			reg.MustRegister(d)
-		}
-	}
-	g := &Gateway{store: s, reg: reg, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
+	g := &Gateway{store: s, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
 	g.limiter = cfg.limiter
 	g.gatewayID = cfg.gateway
 	if g.gatewayID == "" {
@@ -110,6 +105,26 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		g.log.Warn("gatehouse: the limiter does not keep quotas (ratelimit.QuotaCounter): API-key quotas are not enforced")
 	}
 	g.quotaOutage.log, g.quotaOutage.what = g.log, "API-key quotas"
+	resolver, err := clientip.New(cfg.proxies...)
+	if err != nil {
+		return nil, fmt.Errorf("gatehouse: trusted proxies: %w", err)
+	}
+	limits := limitplugin.New(g.limiter, limitplugin.WithResolver(resolver), limitplugin.WithLogger(g.log))
+	reg := plugin.NewRegistry()
+	given := map[string]bool{}
+	for _, d := range cfg.plugins {
+		if err := reg.Register(d); err != nil {
+			return nil, fmt.Errorf("gatehouse: %w", err)
+		}
+		given[d.Name()] = true
+	}
+	for _, d := range append(BuiltinPlugins(cfg.ring), limits.Definitions()...) {
+		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
+			reg.MustRegister(d)
+		}
+	}
+	g.reg = reg
+	g.cgroups.Store(&map[string]*compiledGroup{})
 	g.view = newView(g.compileSecret)
 	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
 
@@ -229,6 +244,8 @@ func (g *Gateway) reload(ctx context.Context) error {
 		return fmt.Errorf("gatehouse: read store: %w", err)
 	}
 	g.view.load(snap)
+	g.loadConsumerGroups(snap.ConsumerGroups)
+	g.plans.Invalidate()
 	g.groups = make(map[string]bool, len(snap.Groups))
 	for _, grp := range snap.Groups {
 		g.groups[grp.ID] = true
@@ -310,6 +327,7 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 		c, err := g.store.GetConsumer(ctx, ch.Consumer)
 		if errors.Is(err, store.ErrNotFound) {
 			g.view.setConsumer(ch.Consumer, nil)
+			g.plans.Invalidate()
 			return nil
 		}
 		if err != nil {
@@ -317,6 +335,7 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 		}
 		known := g.view.hasConsumer(ch.Consumer)
 		g.view.setConsumer(ch.Consumer, c)
+		g.plans.Invalidate() // its plugins or its group may have changed
 		if !known {
 			return g.loadCredentials(ctx, ch.Consumer)
 		}
@@ -345,6 +364,12 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 			return err
 		}
 		g.setGroup(ch.ID, err == nil)
+	case store.KindConsumerGroup:
+		cg, err := g.store.GetConsumerGroup(ctx, ch.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		g.setConsumerGroup(ch.ID, cg)
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ type config struct {
 	ring    *keyring.Ring
 	limiter ratelimit.Limiter
 	gateway string
+	proxies []string
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -75,3 +76,13 @@ const DefaultGatewayID = "default"
 // requests. New creates it in the store when it does not exist. The default is
 // DefaultGatewayID.
 func WithGatewayID(id string) Option { return func(c *config) { c.gateway = id } }
+
+// WithTrustedProxies sets the proxies (CIDRs or addresses, such as
+// "10.0.0.0/8") whose X-Forwarded-For the gateway believes when it needs a
+// request's client address (per-IP rate limits): the client is then the
+// right-most address that is not a trusted proxy. Without it, the client is
+// the connection's remote address and X-Forwarded-For is ignored. New fails
+// on an entry that does not parse.
+func WithTrustedProxies(proxies ...string) Option {
+	return func(c *config) { c.proxies = append(c.proxies, proxies...) }
+}

@@ -42,7 +42,9 @@ type compiledRoute struct {
 	route       *route.Route
 	auths       []Authenticator
 	authorizers []Authorizer
-	any         bool
+	// plugins are the route's other plugins, for the staged executor.
+	plugins []plugin.Configured
+	any     bool
 	// anonymous is the first anonymous_consumer set by one of the route's
 	// authentication plugins, in their order: the consumer a request that
 	// fails authentication runs as.
@@ -101,6 +103,7 @@ func (g *Gateway) setRoute(id string, r *route.Route) {
 	}
 	rs.freeze()
 	g.routes.Store(rs)
+	g.plans.Invalidate()
 }
 
 // setGroup records that service group id exists or not, and recompiles the
@@ -124,6 +127,7 @@ func (g *Gateway) setGroup(id string, exists bool) {
 	}
 	rs.freeze()
 	g.routes.Store(rs)
+	g.plans.Invalidate()
 }
 
 // compile builds the request-time form of a route. The caller holds syncMu
@@ -168,6 +172,13 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 		}
 		if a, ok := p.(Authorizer); ok {
 			authorizers = append(authorizers, rankedAuthorizer{a, def.Priority()})
+			continue // runs in the authorization step
+		}
+		if _, ok := p.(Authenticator); ok {
+			continue
+		}
+		if p = g.runnable(p, "route:"+r.ID); plugin.CanRun(p, def.Stage()) {
+			cr.plugins = append(cr.plugins, plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()})
 		}
 	}
 	sort.Slice(auths, func(i, j int) bool {

@@ -80,7 +80,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 				return
 			}
 		}
-		next.ServeHTTP(w, r)
+		g.handle(w, r, cr, nil, next)
 		return
 	}
 	m, fail := g.authenticate(r, cr)
@@ -109,7 +109,24 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 			delete(h, f.Name)
 		}
 	}
-	next.ServeHTTP(w, withIdentity(r, &m.Identity))
+	g.handle(w, withIdentity(r, &m.Identity), cr, &m.Identity, next)
+}
+
+// handle serves the request through the plugin plan of its route and caller
+// (pre_request plugins, next, the response stages), or straight to next when
+// there is no plugin to run.
+func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, cr *compiledRoute, id *consumer.Identity, next http.Handler) {
+	p, err := g.plan(cr, id)
+	if err != nil {
+		g.log.ErrorContext(r.Context(), "gatehouse: plugin plan cannot be built", "route", cr.route.ID, "err", err)
+		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)
+		return
+	}
+	if p.Empty() {
+		next.ServeHTTP(w, r)
+		return
+	}
+	p.Serve(w, r, next, cr.route.ID, id)
 }
 
 // identified is a request copy and the context that carries its identity,

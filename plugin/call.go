@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"net/http"
+	"net/textproto"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 )
@@ -150,12 +151,30 @@ func (c *Call) reset(r *http.Request, route string, id *consumer.Identity, stage
 	*c = Call{req: r, route: route, id: id, stage: stage, ops: c.ops[:0]}
 }
 
-// applyOps applies the recorded header changes to h, in order.
+// applyOps applies the recorded header changes to h, in order. The values
+// of the replacing changes share one allocation: a rate-limit plugin sets five
+// headers per request.
 func (c *Call) applyOps(h http.Header) {
+	sets := 0
 	for _, op := range c.ops {
-		if op.add {
+		if !op.add {
+			sets++
+		}
+	}
+	var vals []string
+	if sets > 1 {
+		vals = make([]string, 0, sets)
+	}
+	for _, op := range c.ops {
+		switch {
+		case op.add:
 			h.Add(op.name, op.value)
-		} else {
+		case vals != nil:
+			vals = append(vals, op.value)
+			// A full slice expression, so that a later Add on this name
+			// copies instead of writing into the next header's value.
+			h[textproto.CanonicalMIMEHeaderKey(op.name)] = vals[len(vals)-1 : len(vals) : len(vals)]
+		default:
 			h.Set(op.name, op.value)
 		}
 	}

@@ -203,3 +203,10 @@ func (p *Plan) Plugins() []Configured {
 
 // Empty reports whether the plan runs no plugin: Serve then only calls next.
 func (p *Plan) Empty() bool { return p == nil || len(p.list) == 0 }
+
+// CanRun reports whether p implements the interface of stage s
+// (PreRequestPlugin for PreRequest, ...), so that it may be configured to run
+// there.
+func CanRun(p Plugin, s Stage) bool {
+	return p != nil && checkStage(Configured{Plugin: p, Stage: s}) == nil
+}

@@ -1,0 +1,190 @@
+package gatehouse
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
+	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
+)
+
+// compiledGroup is a consumer group of the gateway this data plane serves,
+// with its required plugins compiled.
+type compiledGroup struct {
+	group   *consumergroup.Group
+	plugins []plugin.Configured
+	// err is set when a required plugin cannot be compiled: the requests of
+	// the group's members then fail closed with 500.
+	err error
+}
+
+// compileGroup compiles the required plugins of cg.
+func (g *Gateway) compileGroup(cg *consumergroup.Group) *compiledGroup {
+	out := &compiledGroup{group: cg}
+	scope := "consumer_group:" + cg.ID
+	for i := range cg.RequiredPlugins {
+		pc := &cg.RequiredPlugins[i]
+		def, ok := g.reg.Lookup(pc.Name)
+		if !ok {
+			out.err = fmt.Errorf("consumer group %q: plugin %q is not registered", cg.ID, pc.Name)
+			break
+		}
+		stage := def.Stage()
+		if pc.Stage != "" {
+			s, err := plugin.ParseStage(pc.Stage)
+			if err != nil {
+				out.err = fmt.Errorf("consumer group %q: plugin %q: %w", cg.ID, pc.Name, err)
+				break
+			}
+			stage = s
+		}
+		priority := def.Priority()
+		if pc.Priority != nil {
+			priority = *pc.Priority
+		}
+		c := plugin.Configured{Name: pc.Name, Stage: stage, Priority: priority, Parallel: pc.Parallel, Disabled: !pc.IsEnabled()}
+		if !c.Disabled {
+			p, err := def.New(pc.Settings)
+			if err != nil {
+				out.err = fmt.Errorf("consumer group %q: plugin %q: %w", cg.ID, pc.Name, err)
+				break
+			}
+			if c.Plugin = g.runnable(p, scope); c.Plugin == nil {
+				continue // an authentication plugin does nothing here
+			}
+		}
+		out.plugins = append(out.plugins, c)
+	}
+	if out.err != nil {
+		g.log.Error("gatehouse: consumer group cannot be applied; its members' requests fail", "group", cg.ID, "err", out.err)
+	}
+	return out
+}
+
+// setConsumerGroup replaces (or with cg == nil removes) one consumer group of
+// the view; groups of other gateways are not kept. The caller holds syncMu.
+func (g *Gateway) setConsumerGroup(id string, cg *consumergroup.Group) {
+	next := maps.Clone(*g.cgroups.Load())
+	if cg == nil || cg.GatewayID != g.gatewayID {
+		delete(next, id)
+	} else {
+		next[id] = g.compileGroup(cg)
+	}
+	g.cgroups.Store(&next)
+	g.plans.Invalidate()
+}
+
+// loadConsumerGroups replaces every consumer group of the view. The caller
+// holds syncMu.
+func (g *Gateway) loadConsumerGroups(groups []*consumergroup.Group) {
+	next := make(map[string]*compiledGroup)
+	for _, cg := range groups {
+		if cg.GatewayID == g.gatewayID {
+			next[cg.ID] = g.compileGroup(cg)
+		}
+	}
+	g.cgroups.Store(&next)
+}
+
+// runnable returns p ready for the staged executor at scope ("route:<id>",
+// "consumer_group:<id>", "consumer:<name>"): rate-limit plugins are bound to
+// the scope so that each place keeps its own counters, and authorizers
+// (consumer-restriction) configured on a consumer or a group run at
+// pre_request. It returns nil for an authentication plugin, which has no place
+// there.
+func (g *Gateway) runnable(p plugin.Plugin, scope string) plugin.Plugin {
+	if _, ok := p.(Authenticator); ok {
+		return nil
+	}
+	if l, ok := p.(*limitplugin.Limiter); ok {
+		return l.Scoped(scope)
+	}
+	if a, ok := p.(Authorizer); ok {
+		if _, runs := p.(plugin.PreRequestPlugin); !runs {
+			return authorizerStep{a}
+		}
+	}
+	return p
+}
+
+// authorizerStep runs an Authorizer at pre_request.
+type authorizerStep struct{ Authorizer }
+
+// PreRequest stops the request with the authorizer's refusal, if any.
+func (a authorizerStep) PreRequest(c *plugin.Call) {
+	refusal := a.Authorize(c.Request(), c.Identity())
+	if refusal == nil {
+		return
+	}
+	if refusal.Challenge != "" {
+		c.SetHeader("WWW-Authenticate", refusal.Challenge)
+	}
+	status := refusal.Status
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	c.Stop(status, "application/json", rendered.body(refusal.Message))
+}
+
+// consumerPlugins compiles the plugins set on consumer c.
+func (g *Gateway) consumerPlugins(c *consumer.Consumer) ([]plugin.Configured, error) {
+	var out []plugin.Configured
+	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
+		def, ok := g.reg.Lookup(name)
+		if !ok {
+			return nil, fmt.Errorf("consumer %q: plugin %q is not registered", c.Username, name)
+		}
+		p, err := def.New(c.Plugins[name])
+		if err != nil {
+			return nil, fmt.Errorf("consumer %q: plugin %q: %w", c.Username, name, err)
+		}
+		if p = g.runnable(p, "consumer:"+c.Username); p == nil || !plugin.CanRun(p, def.Stage()) {
+			continue
+		}
+		out = append(out, plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()})
+	}
+	return out, nil
+}
+
+// plan returns the plugin plan of a request on cr by id (nil on a route
+// without authentication): the route's plugins, the consumer group's and the
+// consumer's, merged (consumer > group > route), built once per (route,
+// consumer) and cached until a route, consumer or group changes. A nil plan
+// runs nothing.
+func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, error) {
+	var c *consumer.Consumer
+	if id != nil {
+		c = id.Consumer
+	}
+	var grp *compiledGroup
+	if c != nil && c.GroupID != "" {
+		grp = (*g.cgroups.Load())[c.GroupID]
+	}
+	if len(cr.plugins) == 0 && grp == nil && (c == nil || len(c.Plugins) == 0) {
+		return nil, nil
+	}
+	username := ""
+	if c != nil {
+		username = c.Username
+	}
+	return g.plans.Get(cr.route.ID, username, func() (*plugin.Plan, error) {
+		lv := plugin.Levels{Route: cr.plugins}
+		if grp != nil {
+			if grp.err != nil {
+				return nil, grp.err
+			}
+			lv.Group = grp.plugins
+		}
+		if c != nil && len(c.Plugins) > 0 {
+			var err error
+			if lv.Consumer, err = g.consumerPlugins(c); err != nil {
+				return nil, err
+			}
+		}
+		return plugin.NewPlan(lv, plugin.WithLogger(g.log))
+	})
+}

@@ -1,0 +1,145 @@
+package gatehouse_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/consumergroup"
+	"github.com/gatehousehq/gatehouse/route"
+)
+
+// consumerGroup stores consumer group id in gateway gw (created when missing)
+// with the given required plugins.
+func (f *fixture) consumerGroup(gw, id string, plugins ...consumergroup.PluginConfig) {
+	f.t.Helper()
+	ctx := context.Background()
+	_, _, err := f.st.PutGateway(ctx, gw, func(cur *consumergroup.Gateway) (*consumergroup.Gateway, error) {
+		if cur != nil {
+			return cur, nil
+		}
+		return &consumergroup.Gateway{Name: gw}, nil
+	})
+	require.NoError(f.t, err)
+	_, _, err = f.st.PutConsumerGroup(ctx, id, func(*consumergroup.Group) (*consumergroup.Group, error) {
+		return &consumergroup.Group{ID: id, GatewayID: gw, Name: id, RequiredPlugins: plugins}, nil
+	})
+	require.NoError(f.t, err)
+}
+
+func limitCount(count int) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"count":%d,"time_window":60,"key_type":"consumer"}`, count))
+}
+
+// spend sends requests with key until one is refused, and returns how many
+// passed (at most max+1 are sent) and the limit the first response reported.
+func spend(t *testing.T, h http.Handler, key string, max int) (passed int, limit string) {
+	t.Helper()
+	hdr := map[string]string{"apikey": key}
+	first := eventually(t, h, "/", hdr, http.StatusOK)
+	limit = first.Header().Get("X-RateLimit-Limit")
+	passed = 1
+	for passed <= max {
+		w := do(h, http.MethodGet, "/", hdr)
+		if w.Code != http.StatusOK {
+			require.Equal(t, http.StatusTooManyRequests, w.Code, w.Body.String())
+			return passed, limit
+		}
+		passed++
+	}
+	return passed, limit
+}
+
+// One plugin set at several levels runs once, the most specific level's:
+// consumer > consumer group > route.
+func TestPluginPrecedence(t *testing.T) {
+	r := keyRoute("r", `{}`)
+	r.Plugins["limit-count"] = limitCount(10)
+	f := newFixture(t, r)
+	f.consumerGroup("default", "gold", consumergroup.PluginConfig{Name: "limit-count", Settings: limitCount(5)})
+	f.consumerGroup("default", "free", consumergroup.PluginConfig{Name: "limit-count", Enabled: new(bool)})
+	f.consumerGroup("elsewhere", "silver", consumergroup.PluginConfig{Name: "limit-count", Settings: limitCount(3)})
+	f.consumer(consumer.Consumer{Username: "alice", GroupID: "gold", Plugins: map[string]json.RawMessage{"limit-count": limitCount(2)}})
+	f.consumer(consumer.Consumer{Username: "bob", GroupID: "gold"})
+	f.consumer(consumer.Consumer{Username: "carol"})
+	f.consumer(consumer.Consumer{Username: "dave", GroupID: "silver"})
+	f.consumer(consumer.Consumer{Username: "erin", GroupID: "free"})
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		f.key(u, "k", "key-"+u)
+	}
+	h := f.gw.Protect("r", echo)
+	for _, tc := range []struct {
+		user   string
+		passed int
+		limit  string
+	}{
+		{"alice", 2, "2"},   // the consumer's own limit
+		{"bob", 5, "5"},     // the group's
+		{"carol", 10, "10"}, // no group: the route's
+		{"dave", 10, "10"},  // a group of another gateway applies nothing here
+		{"erin", 21, ""},    // the group switches the route's limit off
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			passed, limit := spend(t, h, "key-"+tc.user, 20)
+			require.Equal(t, tc.passed, passed)
+			require.Equal(t, tc.limit, limit)
+		})
+	}
+}
+
+// Changing a group's plugins applies on the next request, without a restart.
+func TestConsumerGroupChangesApply(t *testing.T) {
+	f := newFixture(t, keyRoute("r", `{}`))
+	f.consumerGroup("default", "g", consumergroup.PluginConfig{Name: "limit-count", Settings: limitCount(3)})
+	f.consumer(consumer.Consumer{Username: "alice", GroupID: "g"})
+	f.key("alice", "k", "key-alice")
+	h := f.gw.Protect("r", echo)
+	passed, _ := spend(t, h, "key-alice", 10)
+	require.Equal(t, 3, passed)
+
+	f.consumerGroup("default", "g", consumergroup.PluginConfig{Name: "limit-count", Settings: limitCount(6)})
+	w := eventually(t, h, "/", map[string]string{"apikey": "key-alice"}, http.StatusOK)
+	require.Equal(t, "6", w.Header().Get("X-RateLimit-Limit"), "new settings, new counters")
+
+	require.NoError(t, f.st.DeleteConsumerGroup(context.Background(), "g"))
+	require.Eventually(t, func() bool {
+		w := do(h, http.MethodGet, "/", map[string]string{"apikey": "key-alice"})
+		return w.Code == http.StatusOK && w.Header().Get("X-RateLimit-Limit") == ""
+	}, 2*time.Second, 2*time.Millisecond, "a deleted group applies nothing")
+}
+
+// consumer-restriction required by a group refuses the members it names.
+func TestGroupRequiresConsumerRestriction(t *testing.T) {
+	f := newFixture(t, keyRoute("r", `{}`))
+	f.consumerGroup("default", "g", consumergroup.PluginConfig{Name: "consumer-restriction",
+		Settings: json.RawMessage(`{"blacklist":["mallory"],"rejected_msg":"not you"}`)})
+	f.consumer(consumer.Consumer{Username: "mallory", GroupID: "g"})
+	f.consumer(consumer.Consumer{Username: "alice", GroupID: "g"})
+	f.key("mallory", "k", "key-mallory")
+	f.key("alice", "k", "key-alice")
+	h := f.gw.Protect("r", echo)
+	w := eventually(t, h, "/", map[string]string{"apikey": "key-mallory"}, http.StatusForbidden)
+	require.JSONEq(t, `{"message":"not you"}`, w.Body.String())
+	eventually(t, h, "/", map[string]string{"apikey": "key-alice"}, http.StatusOK)
+}
+
+// A group whose plugins cannot be compiled fails its members closed.
+func TestBrokenGroupFailsClosed(t *testing.T) {
+	f := newFixture(t, keyRoute("r", `{}`), route.Route{ID: "open"})
+	f.consumerGroup("default", "g", consumergroup.PluginConfig{Name: "no-such-plugin"})
+	f.consumer(consumer.Consumer{Username: "alice", GroupID: "g"})
+	f.consumer(consumer.Consumer{Username: "bob"})
+	f.key("alice", "k", "key-alice")
+	f.key("bob", "k", "key-bob")
+	h := f.gw.Protect("r", echo)
+	w := eventually(t, h, "/", map[string]string{"apikey": "key-alice"}, http.StatusInternalServerError)
+	require.JSONEq(t, `{"message":"`+gatehouse.MsgRouteMisconfig+`"}`, w.Body.String())
+	eventually(t, h, "/", map[string]string{"apikey": "key-bob"}, http.StatusOK)
+}
