@@ -25,6 +25,12 @@ import (
 //	groups:
 //	  - id: shop
 //	    name: Shop APIs
+//	consumer_groups:           # in the gateway this data plane serves (-gateway-id)
+//	  - id: premium
+//	    name: Premium Users
+//	    required_plugins:
+//	      - name: advanced_rate_limiter
+//	        settings: {limits: {per_user: {limit: 50, window: 1m}}}
 //	routes:
 //	  - id: orders
 //	    groups: [shop]
@@ -32,15 +38,16 @@ import (
 //	    backend: {target: "http://127.0.0.1:9000"}
 //	    plugins: {key-auth: {}}
 type configFile struct {
-	Groups    []map[string]json.RawMessage `json:"groups"`
-	Consumers []map[string]json.RawMessage `json:"consumers"`
-	Routes    []map[string]json.RawMessage `json:"routes"`
+	Groups         []map[string]json.RawMessage `json:"groups"`
+	ConsumerGroups []map[string]json.RawMessage `json:"consumer_groups"`
+	Consumers      []map[string]json.RawMessage `json:"consumers"`
+	Routes         []map[string]json.RawMessage `json:"routes"`
 }
 
 // applyConfig writes every object of the file through the admin API, so that
 // it gets exactly the validation (and secret sealing) of an admin request.
 // Objects are PUT by id, so applying the same file twice changes nothing.
-func applyConfig(ctx context.Context, path string, h http.Handler, key string) error {
+func applyConfig(ctx context.Context, path string, h http.Handler, key, gatewayID string) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -53,7 +60,7 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("want top-level keys groups, consumers and routes: %w", err)
+		return fmt.Errorf("want top-level keys groups, consumer_groups, consumers and routes: %w", err)
 	}
 	put := func(path string, obj map[string]json.RawMessage) error {
 		body, _ := json.Marshal(obj)
@@ -76,6 +83,18 @@ func applyConfig(ctx context.Context, path string, h http.Handler, key string) e
 			return fmt.Errorf("groups[%d]: id is required", i)
 		}
 		if err := put("/api/groups/"+url.PathEscape(id), grp); err != nil {
+			return err
+		}
+	}
+	for i, grp := range f.ConsumerGroups {
+		id, err := stringField(grp, "id")
+		if err != nil {
+			return fmt.Errorf("consumer_groups[%d]: %w", i, err)
+		}
+		if id == "" {
+			return fmt.Errorf("consumer_groups[%d]: id is required", i)
+		}
+		if err := put("/api/v1/gateways/"+url.PathEscape(gatewayID)+"/consumer-groups/"+url.PathEscape(id), grp); err != nil {
 			return err
 		}
 	}

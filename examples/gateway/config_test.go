@@ -12,12 +12,19 @@ import (
 
 const configKey = "alice-config-key-1"
 
-const configYAML = `# groups, consumers with inline credentials, then routes
+const configYAML = `# groups, consumer groups, consumers with inline credentials, then routes
 groups:
   - id: shop
     name: Shop APIs
+consumer_groups:
+  - id: premium
+    name: Premium Users
+    required_plugins:
+      - name: advanced_rate_limiter
+        settings: {limits: {per_user: {limit: 3, window: 1m}}}
 consumers:
   - username: alice
+    group_id: premium
     desc: from the config file
     credentials:
       - id: alice-key
@@ -39,8 +46,10 @@ routes:
 
 const configJSON = `{
   "groups": [{"id": "shop", "name": "Shop APIs"}],
+  "consumer_groups": [{"id": "premium", "name": "Premium Users",
+    "required_plugins": [{"name": "advanced_rate_limiter", "settings": {"limits": {"per_user": {"limit": 3, "window": "1m"}}}}]}],
   "consumers": [
-    {"username": "alice", "desc": "from the config file",
+    {"username": "alice", "group_id": "premium", "desc": "from the config file",
      "credentials": [
        {"id": "alice-key", "name": "main", "authorized_entities": ["group_shop"], "plugins": {"key-auth": {"key": "alice-config-key-1"}}},
        {"id": "alice-other", "name": "other", "plugins": {"key-auth": {"key": "alice-config-key-3"}}}]}
@@ -70,6 +79,9 @@ func TestConfigFile(t *testing.T) {
 			e := decodeEcho(t, r)
 			require.Equal(t, "alice", e.User)
 			require.Equal(t, "/orders/7", e.Path)
+			require.Equal(t, "3", r.header.Get("X-Ratelimit-Limit"), "alice's consumer group applies")
+			r = g.adminDo(t, http.MethodGet, "/api/v1/gateways/default/consumer-groups/premium", "")
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
 
 			r = do(t, http.MethodGet, g.data+"/orders/7", "", "apikey", "alice-config-key-2")
 			require.Equal(t, http.StatusUnauthorized, r.status)

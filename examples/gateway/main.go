@@ -152,7 +152,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	adminHandler := gw.AdminHandler(admin.WithKey(o.adminKey))
 	if o.config != "" {
-		if err := applyConfig(ctx, o.config, adminHandler, o.adminKey); err != nil {
+		if err := applyConfig(ctx, o.config, adminHandler, o.adminKey, o.gatewayID); err != nil {
 			return fmt.Errorf("-config %s: %w", o.config, err)
 		}
 		// Serve the file's routes and keys from the first request on.
