@@ -12,6 +12,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	"github.com/gatehousehq/gatehouse/plugin"
+	"github.com/gatehousehq/gatehouse/restriction"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
 
@@ -41,11 +42,16 @@ func FuzzAdminJSON(f *testing.F) {
 		`{"name":"g","tags":["a","a",""],"metadata":{"":"v"}}`,
 		`{"name":null,"tags":"x","metadata":{"k":1}}`,
 		"{\"name\":\"\xff\xfe\",\"tags\":[\"\xff\"]}",
+		`{"name":"Premium Users","required_plugins":[{"name":"consumer-restriction","enabled":true,"stage":"pre_request","priority":1,"parallel":true,"settings":{"blacklist":["x"]}}]}`,
+		`{"name":"g","required_plugins":[{"name":"consumer-restriction","stage":"later"},{"name":""},{"name":"nope","settings":[]}]}`,
+		`{"user_id":"user123"}`,
+		`{"user_id":"user123","expires_at":"2099-01-01T00:00:00Z"}`,
+		`{"user_id":"a b","expires_at":"2001-01-01T00:00:00Z"}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	st := memory.New()
-	h := admin.New(st, plugin.NewRegistry(keyauth.Definition{}),
+	h := admin.New(st, plugin.NewRegistry(keyauth.Definition{}, restriction.Definition{}),
 		admin.WithKey(testKey), admin.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	post := func(path string, body []byte) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(string(body)))
@@ -55,10 +61,17 @@ func FuzzAdminJSON(f *testing.F) {
 		return rec
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if rec := post("/api/consumers", []byte(`{"username":"fuzz"}`)); rec.Code != http.StatusCreated && rec.Code != http.StatusConflict {
-			t.Fatalf("setup: %d %s", rec.Code, rec.Body)
+		for _, setup := range [][2]string{
+			{"/api/consumers", `{"username":"fuzz"}`},
+			{"/api/v1/gateways", `{"id":"gw","name":"gw"}`},
+			{"/api/v1/gateways/gw/consumer-groups", `{"id":"cg","name":"fuzz"}`},
+		} {
+			if rec := post(setup[0], []byte(setup[1])); rec.Code != http.StatusCreated && rec.Code != http.StatusConflict {
+				t.Fatalf("setup %s: %d %s", setup[0], rec.Code, rec.Body)
+			}
 		}
-		for _, path := range []string{"/api/consumers", "/api/consumers/fuzz/credentials", "/api/routes", "/api/groups"} {
+		for _, path := range []string{"/api/consumers", "/api/consumers/fuzz/credentials", "/api/routes", "/api/groups",
+			"/api/v1/gateways", "/api/v1/gateways/gw/consumer-groups", "/api/v1/gateways/gw/consumer-groups/cg/keys"} {
 			rec := post(path, body)
 			if rec.Code >= 500 || rec.Code < 200 || (rec.Code >= 300 && rec.Code < 400) {
 				t.Fatalf("POST %s %q: status %d: %s", path, body, rec.Code, rec.Body)
