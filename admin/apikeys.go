@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -535,15 +534,6 @@ func (h *Handler) listAPIKeysWhere(w http.ResponseWriter, r *http.Request, keep 
 		h.fail(w, r, err, messages{})
 		return
 	}
-	after := ""
-	if opts.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
-		if err != nil || !strings.HasPrefix(string(b), "k:") {
-			writeError(w, errBadCursor)
-			return
-		}
-		after = string(b[2:])
-	}
 	snap, err := h.store.Snapshot(r.Context())
 	if err != nil {
 		h.fail(w, r, err, messages{})
@@ -561,16 +551,11 @@ func (h *Handler) listAPIKeysWhere(w http.ResponseWriter, r *http.Request, keep 
 		all = append(all, keyed{strings.TrimPrefix(c.Lookup, apikey.LookupPrefix), c})
 	}
 	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.id, b.id) })
-	out := List[apiKeyBody]{Items: []apiKeyBody{}, Total: len(all)}
-	for _, k := range all {
-		if after != "" && k.id <= after {
-			continue
-		}
-		if len(out.Items) == opts.Limit {
-			out.Next = base64.RawURLEncoding.EncodeToString([]byte("k:" + out.Items[len(out.Items)-1].ClientID))
-			break
-		}
-		out.Items = append(out.Items, h.apiKeyView(k.c, nil))
+	out, err := pageOf(all, opts, "k", func(k keyed) string { return k.id },
+		func(k keyed) apiKeyBody { return h.apiKeyView(k.c, nil) })
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

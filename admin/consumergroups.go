@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -397,25 +396,10 @@ func (h *Handler) listGroupKeys(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, messages{})
 		return
 	}
-	after := ""
-	if opts.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
-		if err != nil || !strings.HasPrefix(string(b), "g:") {
-			writeError(w, errBadCursor)
-			return
-		}
-		after = string(b[2:])
-	}
-	out := List[groupKeyView]{Items: []groupKeyView{}, Total: len(keys)}
-	for _, k := range keys {
-		if after != "" && k.ID <= after {
-			continue
-		}
-		if len(out.Items) == opts.Limit {
-			out.Next = base64.RawURLEncoding.EncodeToString([]byte("g:" + out.Items[len(out.Items)-1].ID))
-			break
-		}
-		out.Items = append(out.Items, h.keyView(k))
+	out, err := pageOf(keys, opts, "g", func(c *credential.Credential) string { return c.ID }, h.keyView)
+	if err != nil {
+		h.fail(w, r, err, messages{})
+		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }

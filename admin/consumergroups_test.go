@@ -140,6 +140,17 @@ func TestGroupKeys(t *testing.T) {
 		later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 		r := e.must(http.StatusCreated, http.MethodPost, keys, `{"user_id":"user123","expires_at":"`+later+`"}`)
 		require.Equal(t, later, r.JSON(t)["expires_at"])
+
+		page := e.must(http.StatusOK, http.MethodGet, keys+"?limit=1", nil).JSON(t)
+		require.EqualValues(t, 2, page["total"])
+		require.Len(t, page["items"], 1)
+		next := page["next"].(string)
+		require.NotEmpty(t, next)
+		page2 := e.must(http.StatusOK, http.MethodGet, keys+"?limit=1&cursor="+next, nil).JSON(t)
+		require.Len(t, page2["items"], 1)
+		require.Empty(t, page2["next"])
+		require.NotEqual(t, page["items"].([]any)[0].(map[string]any)["id"], page2["items"].([]any)[0].(map[string]any)["id"])
+		requireError(t, e.do(http.MethodGet, keys+"?cursor=azpr", nil), http.StatusBadRequest, "bad_request") // "k:k", an API-key cursor
 		requireFields(t, e.do(http.MethodPost, keys, `{}`), "user_id")
 		requireFields(t, e.do(http.MethodPost, keys, `{"user_id":"a b"}`), "user_id")
 		requireFields(t, e.do(http.MethodPost, keys, `{"user_id":"u","expires_at":"2001-01-01T00:00:00Z"}`), "expires_at")
