@@ -43,6 +43,20 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 //   - n = 0 reads without charging; n > Count is refused and charges nothing;
 //   - invalid limits and negative n are errors wrapping ratelimit.ErrInvalidLimit;
 //   - a limiter that implements ratelimit.Resetter gives a reset key full capacity.
+//
+// A limiter that implements ratelimit.MultiLimiter is also checked (subtests
+// under AllowAll, skipped otherwise):
+//   - all or none: when one limit refuses, none of the keys is charged (each
+//     read back with Allow n = 0), wherever the refusing limit is in reqs;
+//   - of N concurrent AllowAll calls on two fresh keys with different Counts,
+//     exactly the smaller Count are allowed, and each key is charged exactly
+//     that much;
+//   - out[i] is what a single Allow call on the same limit and state reports,
+//     for allowed and refused calls, weights and peeks included;
+//   - n = 0 reads every limit and charges nothing;
+//   - invalid limits (in any position), negative n, an out of the wrong length
+//     and a key given twice are errors wrapping ratelimit.ErrInvalidLimit, and
+//     charge nothing.
 func Run(t *testing.T, newLimiter func(t *testing.T, now func() time.Time) ratelimit.Limiter) {
 	t.Helper()
 	for _, tc := range []struct {
@@ -69,6 +83,30 @@ func Run(t *testing.T, newLimiter func(t *testing.T, now func() time.Time) ratel
 			tc.fn(t, l, c)
 		})
 	}
+	t.Run("AllowAll", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			fn   func(*testing.T, ratelimit.Limiter, ratelimit.MultiLimiter, *clock)
+		}{
+			{"AllOrNone", testMultiAllOrNone},
+			{"ConcurrentExactness", testMultiConcurrent},
+			{"MatchesAllow", testMultiMatchesAllow},
+			{"Peek", testMultiPeek},
+			{"Invalid", testMultiInvalid},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := &clock{}
+				c.ns.Store(Start.UnixNano())
+				l := newLimiter(t, c.now)
+				require.NotNil(t, l)
+				m, ok := l.(ratelimit.MultiLimiter)
+				if !ok {
+					t.Skip("limiter does not implement ratelimit.MultiLimiter")
+				}
+				tc.fn(t, l, m, c)
+			})
+		}
+	})
 }
 
 var perMinute = ratelimit.Limit{Count: 10, Window: time.Minute}

@@ -102,3 +102,26 @@ func BenchmarkAllowParallelHotKey(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAllowAll charges 2 and 4 keys together (a per-consumer limit and
+// its group's, say), every call allowed.
+func BenchmarkAllowAll(b *testing.B) {
+	for _, size := range []int{2, 4} {
+		b.Run(fmt.Sprint("keys=", size), func(b *testing.B) {
+			l := memory.New()
+			ctx := context.Background()
+			reqs := make([]ratelimit.Request, size)
+			for i := range reqs {
+				reqs[i] = ratelimit.Request{Key: fmt.Sprint("consumer-hot-", i), Limit: benchLimit}
+			}
+			out := make([]ratelimit.Decision, size)
+			b.ReportAllocs()
+			for b.Loop() {
+				ok, err := l.AllowAll(ctx, reqs, 1, out)
+				if err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
+}

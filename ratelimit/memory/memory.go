@@ -1,5 +1,6 @@
-// Package memory is the in-process ratelimit.Limiter: GCRA state in sharded maps, one
-// int64 per live key, idle keys evicted, no allocation per decision on a known key.
+// Package memory is the in-process ratelimit.Limiter: GCRA state in sharded hash tables,
+// 24 bytes per live key (its TAT and a fingerprint of the key), idle keys evicted, no
+// allocation per decision on a known key.
 package memory
 
 import (
@@ -7,8 +8,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,15 +32,20 @@ type config struct {
 	maxKeys int
 }
 
-// WithClock sets the clock the limiter reads (default time.Now); tests pass a
-// fake one.
+// WithClock sets the clock the limiter reads; tests pass a fake one. Without
+// it (or with nil), quotas read time.Now and rate limits read the monotonic
+// clock (time.Since a reading taken by New), which costs about half of
+// time.Now and is not moved by changes to the wall clock.
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }
 
-// WithShards sets the number of shards, each a map behind its own mutex; it is
+// WithShards sets the number of shards, each a hash table behind its own mutex; it is
 // rounded up to a power of two. The default is the smallest power of two at
-// least 4×GOMAXPROCS. Values below 1 keep the default.
+// least 16×GOMAXPROCS and at least 64: a decision holds its shard's lock while
+// it reads the key's entry, a cache miss when keys are many, so more shards
+// mean fewer callers waiting on one another (and shorter sweeps and rehashes).
+// Values below 1 keep the default.
 func WithShards(n int) Option {
 	return func(c *config) { c.shards = n }
 }
@@ -56,8 +62,8 @@ func WithMaxKeys(n int) Option {
 }
 
 // Limiter is the in-memory ratelimit.Limiter; it also implements
-// ratelimit.Resetter. Create it with New; it is safe for concurrent use and
-// needs no Close: it starts no goroutine.
+// ratelimit.Resetter and ratelimit.MultiLimiter. Create it with New; it is
+// safe for concurrent use and needs no Close: it starts no goroutine.
 //
 // The algorithm is GCRA (the generic cell rate algorithm): each key stores one
 // "theoretical arrival time" (TAT). A limit of Count per Window spaces requests
@@ -68,9 +74,22 @@ func WithMaxKeys(n int) Option {
 // of it within one Window. It never allows more than Count + ⌊d/I⌋ requests in
 // any interval of length d. A key whose TAT is in the past has its full
 // capacity, the same as an unknown key, so dropping it loses nothing.
+//
+// A key is held as a 127-bit fingerprint, two maphash values under seeds
+// drawn by New, never as its bytes: the limiter keeps no copy of a key (API
+// keys used as rate-limit keys are not held in clear), and two distinct keys
+// share a TAT only if both values collide, a chance of about n²/2¹²⁸ for n
+// live keys (3×10⁻²⁷ for a million), which no caller can aim at without the
+// seeds. Each shard is an open-addressing table of 24-byte entries (TAT and
+// fingerprint) that doubles, rehashing under the shard's lock, when it is
+// three quarters full; it does not shrink when keys are dropped.
 type Limiter struct {
 	clock      func() time.Time
-	seed       maphash.Seed
+	mono       bool         // no WithClock: read the monotonic clock since start
+	start      time.Time    // with its monotonic reading
+	startNS    int64        // start in Unix nanoseconds
+	seed       maphash.Seed // h1 of fingerprints, and the shard index
+	seed2      maphash.Seed // h2 of fingerprints
 	mask       uint64
 	maxKeys    int64
 	live       atomic.Int64 // keys held; written only on insert and delete
@@ -81,92 +100,149 @@ type Limiter struct {
 	quotas     quotaTable // fixed-window quotas (quota.go)
 }
 
+// shard is an open-addressing hash table with linear probing, behind mu.
+// An entry's home index is the bits of its h1 above the shard index; deletion
+// shifts the entries that follow back (no tombstones), so a probe ends at the
+// first empty entry.
 type shard struct {
-	mu sync.Mutex
-	m  map[string]int64 // key → TAT in Unix nanoseconds
-	_  [48]byte         // keep shards on separate cache lines
+	mu    sync.Mutex
+	slots []slot // nil or a power of two long, at most 3/4 full
+	n     int    // entries in use
+	shift uint   // bits of h1 that index the shard
+	_     [16]byte
 }
+
+// fingerprint identifies a key: h1 and h2 are its maphash values under the
+// limiter's two seeds, h2 made odd so that an empty slot (h2 = 0) matches no
+// key.
+type fingerprint struct{ h1, h2 uint64 }
+
+// slot is one key of a shard, or none when fp.h2 is 0.
+type slot struct {
+	tat int64 // TAT in Unix nanoseconds
+	fp  fingerprint
+}
+
+func (l *Limiter) fingerprint(key string) fingerprint {
+	return fingerprint{maphash.String(l.seed, key), maphash.String(l.seed2, key) | 1}
+}
+
+func (s *shard) home(fp fingerprint) int { return int(fp.h1>>s.shift) & (len(s.slots) - 1) }
 
 // New returns an empty Limiter.
 func New(opts ...Option) *Limiter {
-	c := config{clock: time.Now, maxKeys: DefaultMaxKeys}
+	c := config{maxKeys: DefaultMaxKeys}
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.clock == nil {
-		c.clock = time.Now
-	}
 	if c.shards < 1 {
-		c.shards = 4 * runtime.GOMAXPROCS(0)
+		c.shards = max(64, 16*runtime.GOMAXPROCS(0))
 	}
 	if c.maxKeys < 1 {
 		c.maxKeys = DefaultMaxKeys
 	}
 	n := 1 << bits.Len(uint(c.shards-1)) // next power of two
+	start := time.Now()
 	l := &Limiter{
 		clock:   c.clock,
+		mono:    c.clock == nil,
+		start:   start,
+		startNS: start.UnixNano(),
 		seed:    maphash.MakeSeed(),
+		seed2:   maphash.MakeSeed(),
 		mask:    uint64(n - 1),
 		maxKeys: int64(c.maxKeys),
 		// Each shard is swept about once a second.
 		sweepEvery: max(int64(time.Second)/int64(n), int64(time.Millisecond)),
 		shards:     make([]shard, n),
 	}
+	if l.clock == nil {
+		l.clock = time.Now
+	}
 	for i := range l.shards {
-		l.shards[i].m = make(map[string]int64)
+		l.shards[i].shift = uint(bits.Len(uint(n - 1)))
 	}
 	l.quotas.init(n)
 	return l
+}
+
+// now reads the limiter's clock in Unix nanoseconds.
+func (l *Limiter) now() int64 {
+	if l.mono {
+		return l.startNS + int64(time.Since(l.start))
+	}
+	return l.clock().UnixNano()
+}
+
+// check validates one limit and a charge as Allow and AllowAll do.
+func check(limit ratelimit.Limit, n int64) error {
+	if err := limit.Validate(); err != nil {
+		return fmt.Errorf("memory limiter: %w", err)
+	}
+	if n < 0 {
+		return fmt.Errorf("memory limiter: %w: negative charge %d", ratelimit.ErrInvalidLimit, n)
+	}
+	return nil
 }
 
 // Allow charges n requests to key against limit; see ratelimit.Limiter. It
 // returns an error wrapping ratelimit.ErrInvalidLimit when limit is invalid or
 // n is negative. It never blocks on I/O and ignores ctx.
 func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n int64) (ratelimit.Decision, error) {
-	if err := limit.Validate(); err != nil {
-		return ratelimit.Decision{}, fmt.Errorf("memory limiter: %w", err)
+	// Count > 0 and Window ≥ Count cover every check of Validate: one branch
+	// on the way of valid calls.
+	if n < 0 || limit.Count <= 0 || int64(limit.Window) < limit.Count {
+		return ratelimit.Decision{}, check(limit, n)
 	}
-	if n < 0 {
-		return ratelimit.Decision{}, fmt.Errorf("memory limiter: %w: negative charge %d", ratelimit.ErrInvalidLimit, n)
+	now := l.now()
+	if now >= l.nextSweep.Load() {
+		l.maybeSweep(now)
 	}
-	now := l.clock().UnixNano()
-	l.maybeSweep(now)
-
-	interval := int64(limit.Window) / limit.Count
-	tolerance := interval * limit.Count // ≤ Window
-
-	s := &l.shards[maphash.String(l.seed, key)&l.mask]
+	fp := l.fingerprint(key)
+	s := &l.shards[fp.h1&l.mask]
 	s.mu.Lock()
-	tat, known := s.m[key]
-	if tat < now {
-		tat = now
+	i, found := s.find(fp)
+	var tat int64
+	if found {
+		tat = s.slots[i].tat
 	}
-	if n > limit.Count {
-		s.mu.Unlock()
-		// Can never be allowed; retrying after a full window is the best hint.
-		return refused(limit.Count, tat-now, interval, tolerance, limit.Window), nil
-	}
-	next := tat + n*interval
-	if next-now > tolerance {
-		s.mu.Unlock()
-		return refused(limit.Count, tat-now, interval, tolerance, time.Duration(next-now-tolerance)), nil
-	}
+	d, next := gcra(tat, now, limit, n)
 	switch {
-	case n > 0 && known:
-		s.m[key] = next
-	case n > 0:
-		l.insert(s, key, next, now)
-	case known && next <= now:
-		delete(s.m, key) // a peek at an idle key: drop it now
-		l.live.Add(-1)
+	case !d.Allowed:
+	case found && n > 0:
+		s.slots[i].tat = next
+	default:
+		l.record(s, i, found, fp, n, next, now)
 	}
 	s.mu.Unlock()
+	return d, nil
+}
+
+// gcra is one GCRA decision: n requests against limit for a key whose TAT is
+// tat (anything up to now for a key not held), at now. When the decision is
+// allowed, next is the key's TAT after the charge.
+func gcra(tat, now int64, limit ratelimit.Limit, n int64) (d ratelimit.Decision, next int64) {
+	interval := int64(limit.Window) / limit.Count
+	tolerance := interval * limit.Count // ≤ Window
+	tat = max(tat, now)
+	if n > limit.Count {
+		// Can never be allowed; retrying after a full window is the best hint.
+		return refused(limit.Count, tat-now, interval, tolerance, limit.Window), tat
+	}
+	next = tat + n*interval
+	if next-now > tolerance {
+		return refused(limit.Count, tat-now, interval, tolerance, time.Duration(next-now-tolerance)), tat
+	}
+	remaining := limit.Count - n // a key without backlog: no division
+	if tat > now {
+		remaining = (tolerance - (next - now)) / interval
+	}
 	return ratelimit.Decision{
 		Allowed:   true,
 		Limit:     limit.Count,
-		Remaining: (tolerance - (next - now)) / interval,
+		Remaining: remaining,
 		Reset:     time.Duration(next - now),
-	}, nil
+	}, next
 }
 
 func refused(count, used, interval, tolerance int64, retry time.Duration) ratelimit.Decision {
@@ -178,34 +254,211 @@ func refused(count, used, interval, tolerance int64, retry time.Duration) rateli
 	}
 }
 
-// insert adds a new key to s (locked), making room if s is full.
-func (l *Limiter) insert(s *shard, key string, tat, now int64) {
-	if l.live.Load() >= l.maxKeys && len(s.m) > 0 {
-		// Map iteration starts at a random place: a cheap random sample.
-		var victim string
-		var victimTAT int64
-		seen, freed := 0, false
-		for k, v := range s.m {
-			if v <= now {
-				delete(s.m, k)
-				l.live.Add(-1)
-				freed = true
-			} else if seen == 0 || v < victimTAT {
-				victim, victimTAT = k, v
-			}
-			seen++
-			if seen >= evictSample {
-				break
-			}
+// record stores an allowed charge of n in s (locked): i and found are what
+// s.find returned for fp. A peek (n = 0) at a held key that is idle drops it.
+func (l *Limiter) record(s *shard, i int, found bool, fp fingerprint, n, next, now int64) {
+	switch {
+	case n > 0 && found:
+		s.slots[i].tat = next
+	case n > 0:
+		l.insert(s, fp, next, now)
+	case found && next <= now:
+		s.deleteAt(i) // a peek at an idle key: drop it now
+		l.live.Add(-1)
+	}
+}
+
+// find returns the index of fp's entry in s (locked) and true, or false when
+// the key is not held.
+func (s *shard) find(fp fingerprint) (int, bool) {
+	if s.slots == nil {
+		return 0, false
+	}
+	mask := len(s.slots) - 1
+	for i := s.home(fp); ; i = (i + 1) & mask {
+		e := &s.slots[i]
+		if e.fp == fp {
+			return i, true
 		}
-		if !freed {
-			delete(s.m, victim)
-			l.live.Add(-1)
+		if e.fp.h2 == 0 {
+			return i, false
 		}
 	}
+}
+
+// deleteAt empties slot i of s (locked) and moves back the entries after it
+// that could not be found past the hole.
+func (s *shard) deleteAt(i int) {
+	mask := len(s.slots) - 1
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		e := &s.slots[j]
+		if e.fp.h2 == 0 {
+			break
+		}
+		// e may fill the hole at i unless its home is cyclically in (i, j].
+		if home := s.home(e.fp); (j-home)&mask >= (j-i)&mask {
+			s.slots[i] = *e
+			i = j
+		}
+	}
+	s.slots[i] = slot{}
+	s.n--
+}
+
+// add puts a key known to be absent into s (locked), growing the table first
+// when it would be more than three quarters full.
+func (s *shard) add(e slot) {
+	if (s.n+1)*4 > len(s.slots)*3 {
+		s.grow()
+	}
+	mask := len(s.slots) - 1
+	i := s.home(e.fp)
+	for s.slots[i].fp.h2 != 0 {
+		i = (i + 1) & mask
+	}
+	s.slots[i] = e
+	s.n++
+}
+
+// grow doubles s's table (locked), at least 8 entries.
+func (s *shard) grow() {
+	old := s.slots
+	s.slots = make([]slot, max(8, 2*len(old)))
+	mask := len(s.slots) - 1
+	for _, e := range old {
+		if e.fp.h2 == 0 {
+			continue
+		}
+		i := s.home(e.fp)
+		for s.slots[i].fp.h2 != 0 {
+			i = (i + 1) & mask
+		}
+		s.slots[i] = e
+	}
+}
+
+// insert adds a new key to s (locked), making room if the limiter is full.
+func (l *Limiter) insert(s *shard, fp fingerprint, tat, now int64) {
+	if l.live.Load() >= l.maxKeys && s.n > 0 {
+		l.makeRoom(s, now)
+	}
 	l.live.Add(1)
-	// Copy the key: the caller's string may share memory with a larger buffer.
-	s.m[strings.Clone(key)] = tat
+	s.add(slot{tat: tat, fp: fp})
+}
+
+// makeRoom samples up to evictSample keys of s (locked), from a random slot
+// on and at most once around the table, and drops the idle ones or, when none
+// is, the one closest to having its full capacity back.
+func (l *Limiter) makeRoom(s *shard, now int64) {
+	mask := len(s.slots) - 1
+	i := int(rand.Uint64()) & mask
+	victim, seen, freed := -1, 0, 0
+	for steps := 0; seen < evictSample && s.n > 0 && steps < len(s.slots); steps++ {
+		e := &s.slots[i]
+		switch {
+		case e.fp.h2 == 0:
+		case e.tat <= now:
+			s.deleteAt(i) // an entry may have moved into i: look at it next
+			freed++
+			seen++
+			continue
+		default:
+			if victim < 0 || e.tat < s.slots[victim].tat {
+				victim = i
+			}
+			seen++
+		}
+		i = (i + 1) & mask
+	}
+	if freed == 0 && victim >= 0 {
+		s.deleteAt(victim)
+		freed = 1
+	}
+	l.live.Add(int64(-freed))
+}
+
+// AllowAll charges n requests to every request's key against its limit, or
+// to none of them; see ratelimit.MultiLimiter. The shards involved are locked
+// together, in ascending order, so the decision is atomic: no other call sees
+// some of the charges and not the others. out[i] receives the decision
+// Allow(reqs[i].Key, reqs[i].Limit, n) would have made at the same instant;
+// when allowed is false nothing was charged, even where out[i].Allowed is
+// true. n = 0 reads every limit.
+//
+// It returns an error wrapping ratelimit.ErrInvalidLimit, and charges
+// nothing, when a limit is invalid, n is negative, out does not have
+// len(reqs) elements, or two requests have the same key (checking that is
+// quadratic in len(reqs): meant for a few limits). It does not allocate for up
+// to 8 requests. It never blocks on I/O and ignores ctx.
+func (l *Limiter) AllowAll(_ context.Context, reqs []ratelimit.Request, n int64, out []ratelimit.Decision) (bool, error) {
+	if len(out) != len(reqs) {
+		return false, fmt.Errorf("memory limiter: %w: %d limits but room for %d decisions", ratelimit.ErrInvalidLimit, len(reqs), len(out))
+	}
+	var fbuf [8]fingerprint
+	fps := fbuf[:0]
+	if len(reqs) > len(fbuf) {
+		fps = make([]fingerprint, 0, len(reqs))
+	}
+	for i, r := range reqs {
+		if err := check(r.Limit, n); err != nil {
+			return false, fmt.Errorf("%w (key %q)", err, r.Key)
+		}
+		fp := l.fingerprint(r.Key)
+		for j, other := range fps {
+			if other == fp && reqs[j].Key == r.Key {
+				return false, fmt.Errorf("memory limiter: %w: key %q appears twice (requests %d and %d)", ratelimit.ErrInvalidLimit, r.Key, j, i)
+			}
+		}
+		fps = append(fps, fp)
+	}
+	// The shards to lock, ascending and without repeats (insertion sort).
+	var ibuf [8]uint64
+	locked := ibuf[:0]
+	if len(reqs) > len(ibuf) {
+		locked = make([]uint64, 0, len(reqs))
+	}
+	for _, fp := range fps {
+		si := fp.h1 & l.mask
+		k := len(locked)
+		for k > 0 && locked[k-1] > si {
+			k--
+		}
+		if k > 0 && locked[k-1] == si {
+			continue
+		}
+		locked = append(locked, 0)
+		copy(locked[k+1:], locked[k:])
+		locked[k] = si
+	}
+
+	now := l.now()
+	l.maybeSweep(now)
+	for _, si := range locked {
+		l.shards[si].mu.Lock()
+	}
+	allowed := true
+	for i, r := range reqs {
+		s := &l.shards[fps[i].h1&l.mask]
+		j, found := s.find(fps[i])
+		var tat int64
+		if found {
+			tat = s.slots[j].tat
+		}
+		out[i], _ = gcra(tat, now, r.Limit, n)
+		allowed = allowed && out[i].Allowed
+	}
+	if allowed {
+		for i := range reqs {
+			// Find again: an insertion or a deletion may have moved entries.
+			s := &l.shards[fps[i].h1&l.mask]
+			j, found := s.find(fps[i])
+			l.record(s, j, found, fps[i], n, now+int64(out[i].Reset), now)
+		}
+	}
+	for _, si := range locked {
+		l.shards[si].mu.Unlock()
+	}
+	return allowed, nil
 }
 
 // maybeSweep drops the idle keys of one shard when its turn has come; the
@@ -218,11 +471,15 @@ func (l *Limiter) maybeSweep(now int64) {
 	s := &l.shards[(l.sweepNext.Add(1)-1)&l.mask]
 	s.mu.Lock()
 	dropped := 0
-	for k, v := range s.m {
-		if v <= now {
-			delete(s.m, k)
+	for i := 0; i < len(s.slots); {
+		if e := &s.slots[i]; e.fp.h2 != 0 && e.tat <= now {
+			// The entry moved into i, if any, comes from further on (or
+			// from the start of the table, where all are live): look again.
+			s.deleteAt(i)
 			dropped++
+			continue
 		}
+		i++
 	}
 	s.mu.Unlock()
 	l.live.Add(int64(-dropped))
@@ -231,10 +488,11 @@ func (l *Limiter) maybeSweep(now int64) {
 // Reset forgets key's usage: its next request has the full capacity. It
 // implements ratelimit.Resetter and never fails.
 func (l *Limiter) Reset(_ context.Context, key string) error {
-	s := &l.shards[maphash.String(l.seed, key)&l.mask]
+	fp := l.fingerprint(key)
+	s := &l.shards[fp.h1&l.mask]
 	s.mu.Lock()
-	if _, ok := s.m[key]; ok {
-		delete(s.m, key)
+	if i, ok := s.find(fp); ok {
+		s.deleteAt(i)
 		l.live.Add(-1)
 	}
 	s.mu.Unlock()
@@ -248,13 +506,14 @@ func (l *Limiter) Len() int {
 	for i := range l.shards {
 		s := &l.shards[i]
 		s.mu.Lock()
-		total += len(s.m)
+		total += s.n
 		s.mu.Unlock()
 	}
 	return total
 }
 
 var (
-	_ ratelimit.Limiter  = (*Limiter)(nil)
-	_ ratelimit.Resetter = (*Limiter)(nil)
+	_ ratelimit.Limiter      = (*Limiter)(nil)
+	_ ratelimit.Resetter     = (*Limiter)(nil)
+	_ ratelimit.MultiLimiter = (*Limiter)(nil)
 )

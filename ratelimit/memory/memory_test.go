@@ -3,6 +3,7 @@ package memory_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -128,8 +129,8 @@ func TestNoAllocationsForKnownKey(t *testing.T) {
 	require.Zero(t, allocs)
 }
 
-// TestBytesPerKey measures the heap a live key costs, map overhead and key
-// copy included.
+// TestBytesPerKey measures the heap a live key costs, the free slots of the
+// tables included.
 func TestBytesPerKey(t *testing.T) {
 	if testing.Short() {
 		t.Skip("allocates 200k keys")
@@ -140,7 +141,7 @@ func TestBytesPerKey(t *testing.T) {
 		keys[i] = fmt.Sprintf("consumer-%08d", i)
 	}
 	perKey := bytesPerKey(t, keys)
-	t.Logf("%.1f bytes per live key (%d keys, 16-byte key strings)", perKey, n)
+	t.Logf("%.1f bytes per live key (%d keys of 17 bytes, which the limiter does not keep)", perKey, n)
 	require.LessOrEqual(t, perKey, 100.0)
 }
 
@@ -163,4 +164,176 @@ func bytesPerKey(t testing.TB, keys []string) float64 {
 	}
 	runtime.KeepAlive(l)
 	return float64(after.HeapAlloc-before.HeapAlloc) / float64(len(keys))
+}
+
+func TestAllowAllNoAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	l := memory.New()
+	ctx := context.Background()
+	lim := ratelimit.Limit{Count: 1 << 40, Window: time.Hour}
+	for size := 1; size <= 8; size++ {
+		reqs := make([]ratelimit.Request, size)
+		for i := range reqs {
+			reqs[i] = ratelimit.Request{Key: fmt.Sprintf("noalloc-%d-%d", size, i), Limit: lim}
+		}
+		out := make([]ratelimit.Decision, size)
+		ok, err := l.AllowAll(ctx, reqs, 1, out)
+		require.NoError(t, err)
+		require.True(t, ok)
+		allocs := testing.AllocsPerRun(1000, func() {
+			_, _ = l.AllowAll(ctx, reqs, 1, out)
+		})
+		require.Zero(t, allocs, "%d keys", size)
+	}
+}
+
+// TestAllowAllManyKeys goes past the requests AllowAll handles without
+// allocating, on one shard and on many.
+func TestAllowAllManyKeys(t *testing.T) {
+	for _, shards := range []int{1, 64} {
+		l := memory.New(memory.WithClock(newClock().now), memory.WithShards(shards))
+		ctx := context.Background()
+		reqs := make([]ratelimit.Request, 40)
+		for i := range reqs {
+			reqs[i] = ratelimit.Request{Key: fmt.Sprint("many-", i), Limit: ratelimit.Limit{Count: int64(10 + i), Window: time.Minute}}
+		}
+		out := make([]ratelimit.Decision, len(reqs))
+		// The first limit, 10 a minute, allows ten calls of the forty keys.
+		for range 10 {
+			ok, err := l.AllowAll(ctx, reqs, 1, out)
+			require.NoError(t, err)
+			require.True(t, ok)
+		}
+		ok, err := l.AllowAll(ctx, reqs, 1, out)
+		require.NoError(t, err)
+		require.False(t, ok)
+		require.False(t, out[0].Allowed)
+		for i, r := range reqs {
+			d, err := l.Allow(ctx, r.Key, r.Limit, 0)
+			require.NoError(t, err)
+			require.Equal(t, int64(i), d.Remaining, "%d shards: key %d charged ten times", shards, i)
+		}
+		twice := append(reqs[:len(reqs):len(reqs)], ratelimit.Request{Key: reqs[33].Key, Limit: reqs[0].Limit})
+		_, err = l.AllowAll(ctx, twice, 1, make([]ratelimit.Decision, len(twice)))
+		require.ErrorIs(t, err, ratelimit.ErrInvalidLimit)
+		require.Contains(t, err.Error(), `"many-33"`)
+	}
+}
+
+// TestDefaultClock checks the monotonic clock New reads by default: waiting
+// the RetryAfter a refusal reports is enough, and not much more is needed.
+func TestDefaultClock(t *testing.T) {
+	l := memory.New()
+	ctx := context.Background()
+	lim := ratelimit.Limit{Count: 1, Window: 50 * time.Millisecond}
+	d, err := l.Allow(ctx, "k", lim, 1)
+	require.NoError(t, err)
+	require.True(t, d.Allowed)
+	d, err = l.Allow(ctx, "k", lim, 1)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Positive(t, d.RetryAfter)
+	require.LessOrEqual(t, d.RetryAfter, lim.Window)
+	time.Sleep(d.RetryAfter)
+	d, err = l.Allow(ctx, "k", lim, 1)
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "allowed after RetryAfter")
+}
+
+// model is a reference GCRA over a plain map, written from the Limiter's
+// documentation: TestMatchesModel checks that the sharded tables (inserts,
+// growth, deletions by peeks, Reset and sweeps) never lose or mix up a key.
+type model map[string]int64
+
+func (m model) allow(key string, lim ratelimit.Limit, n, now int64) ratelimit.Decision {
+	interval := int64(lim.Window) / lim.Count
+	tolerance := interval * lim.Count
+	tat := max(m[key], now)
+	next := tat + n*interval
+	switch {
+	case n > lim.Count:
+		return ratelimit.Decision{Limit: lim.Count, Remaining: max(tolerance-(tat-now), 0) / interval,
+			Reset: time.Duration(tat - now), RetryAfter: lim.Window}
+	case next-now > tolerance:
+		return ratelimit.Decision{Limit: lim.Count, Remaining: max(tolerance-(tat-now), 0) / interval,
+			Reset: time.Duration(tat - now), RetryAfter: time.Duration(next - now - tolerance)}
+	}
+	return ratelimit.Decision{Allowed: true, Limit: lim.Count, Remaining: (tolerance - (next - now)) / interval,
+		Reset: time.Duration(next - now)}
+}
+
+func TestMatchesModel(t *testing.T) {
+	c := newClock()
+	l := memory.New(memory.WithClock(c.now), memory.WithShards(2))
+	ctx := context.Background()
+	m := model{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	limits := []ratelimit.Limit{
+		{Count: 5, Window: time.Second},
+		{Count: 3, Window: 100 * time.Millisecond},
+		{Count: 50, Window: time.Minute},
+	}
+	steps := 200_000
+	if testing.Short() {
+		steps = 20_000
+	}
+	randomKey := func() string { return fmt.Sprint("model-", rng.IntN(3000)) }
+	for step := range steps {
+		now := c.now().UnixNano()
+		switch r := rng.IntN(100); {
+		case r < 2:
+			k := randomKey()
+			require.NoError(t, l.Reset(ctx, k))
+			delete(m, k)
+		case r < 5:
+			c.advance(time.Duration(rng.Int64N(int64(300 * time.Millisecond))))
+		case r < 20:
+			reqs := make([]ratelimit.Request, 1+rng.IntN(4))
+			for i := range reqs {
+			again:
+				k := randomKey()
+				for _, q := range reqs[:i] {
+					if q.Key == k {
+						goto again
+					}
+				}
+				reqs[i] = ratelimit.Request{Key: k, Limit: limits[rng.IntN(len(limits))]}
+			}
+			n := rng.Int64N(4)
+			out := make([]ratelimit.Decision, len(reqs))
+			ok, err := l.AllowAll(ctx, reqs, n, out)
+			require.NoError(t, err)
+			all := true
+			for i, q := range reqs {
+				want := m.allow(q.Key, q.Limit, n, now)
+				require.Equal(t, want, out[i], "step %d: AllowAll out[%d]", step, i)
+				all = all && want.Allowed
+			}
+			require.Equal(t, all, ok, "step %d", step)
+			if ok && n > 0 {
+				for i, q := range reqs {
+					m[q.Key] = now + int64(out[i].Reset)
+				}
+			}
+		default:
+			k, lim, n := randomKey(), limits[rng.IntN(len(limits))], rng.Int64N(6)
+			want := m.allow(k, lim, n, now)
+			d, err := l.Allow(ctx, k, lim, n)
+			require.NoError(t, err)
+			require.Equal(t, want, d, "step %d: Allow(%s, %+v, %d)", step, k, lim, n)
+			if want.Allowed && n > 0 {
+				m[k] = now + int64(want.Reset)
+			}
+		}
+	}
+	// Every key is idle an hour later: sweeping both shards leaves none.
+	c.advance(time.Hour)
+	for range 3 {
+		c.advance(time.Second)
+		_, err := l.Allow(ctx, "never-charged", limits[0], 0)
+		require.NoError(t, err)
+	}
+	require.Zero(t, l.Len())
 }
