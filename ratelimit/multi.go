@@ -27,13 +27,24 @@ type MultiLimiter interface {
 // l's own AllowAll when l is a MultiLimiter. Otherwise it reads every limit
 // first (n = 0) and charges only when all of them have room, one after the
 // other: a request racing another for the last unit of a later limit may then
-// have charged the earlier ones (never more than Count on any key).
+// have charged the earlier ones (never more than Count on any key). On a
+// refusal, out then holds those reads, with Allowed false where a limit lacks
+// room and RetryAfter the time until its full capacity is back (an upper
+// bound: the limiter's own AllowAll is exact). A key given twice is an error
+// wrapping ErrInvalidLimit.
 func AllowAll(ctx context.Context, l Limiter, reqs []Request, n int64, out []Decision) (bool, error) {
 	if len(out) != len(reqs) {
 		return false, fmt.Errorf("%w: %d limits but room for %d decisions", ErrInvalidLimit, len(reqs), len(out))
 	}
 	if m, ok := l.(MultiLimiter); ok {
 		return m.AllowAll(ctx, reqs, n, out)
+	}
+	for i := range reqs {
+		for j := range i {
+			if reqs[j].Key == reqs[i].Key {
+				return false, fmt.Errorf("%w: key %q appears twice (requests %d and %d)", ErrInvalidLimit, reqs[i].Key, j, i)
+			}
+		}
 	}
 	allowed := true
 	for i, r := range reqs {
