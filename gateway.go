@@ -56,6 +56,8 @@ type Gateway struct {
 	// cgroups holds the consumer groups of gatewayID, compiled; written under
 	// syncMu, read by requests.
 	cgroups atomic.Pointer[map[string]*compiledGroup]
+	// gwPlugins are the plugins of the gateway gatewayID, compiled.
+	gwPlugins atomic.Pointer[gatewayLevel]
 	// plans caches the plugin plan of each (route, consumer) pair; every
 	// change to routes, consumers or consumer groups invalidates it.
 	plans plugin.Cache
@@ -125,6 +127,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	}
 	g.reg = reg
 	g.cgroups.Store(&map[string]*compiledGroup{})
+	g.gwPlugins.Store(&gatewayLevel{})
 	g.view = newView(g.compileSecret)
 	g.routes.Store(&routeSet{byID: map[string]*compiledRoute{}})
 
@@ -245,7 +248,13 @@ func (g *Gateway) reload(ctx context.Context) error {
 	}
 	g.view.load(snap)
 	g.loadConsumerGroups(snap.ConsumerGroups)
-	g.plans.Invalidate()
+	var self *consumergroup.Gateway
+	for _, gw := range snap.Gateways {
+		if gw.ID == g.gatewayID {
+			self = gw
+		}
+	}
+	g.setGatewayPlugins(self) // invalidates the plans
 	g.groups = make(map[string]bool, len(snap.Groups))
 	for _, grp := range snap.Groups {
 		g.groups[grp.ID] = true
@@ -364,6 +373,15 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 			return err
 		}
 		g.setGroup(ch.ID, err == nil)
+	case store.KindGateway:
+		if ch.ID != g.gatewayID {
+			return nil
+		}
+		gw, err := g.store.GetGateway(ctx, ch.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		g.setGatewayPlugins(gw)
 	case store.KindConsumerGroup:
 		cg, err := g.store.GetConsumerGroup(ctx, ch.ID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {

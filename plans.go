@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -90,6 +91,29 @@ func (g *Gateway) loadConsumerGroups(groups []*consumergroup.Group) {
 	g.cgroups.Store(&next)
 }
 
+// setGatewayPlugins compiles the plugins of the gateway this data plane
+// serves (gw nil: it does not exist) for the Gateway level of every plan. The
+// caller holds syncMu.
+func (g *Gateway) setGatewayPlugins(gw *consumergroup.Gateway) {
+	lv := &gatewayLevel{}
+	if gw != nil {
+		lv.plugins, lv.err = g.levelPlugins(gw.Plugins, "gateway:"+gw.ID)
+		if lv.err != nil {
+			lv.err = fmt.Errorf("gateway %q: %w", gw.ID, lv.err)
+			g.log.Error("gatehouse: gateway plugins cannot be applied; requests fail", "gateway", gw.ID, "err", lv.err)
+		}
+	}
+	g.gwPlugins.Store(lv)
+	g.plans.Invalidate()
+}
+
+// gatewayLevel is the compiled plugins of the gateway this data plane serves.
+type gatewayLevel struct {
+	plugins []plugin.Configured
+	// err is set when a plugin cannot be compiled: requests fail closed.
+	err error
+}
+
 // runnable returns p ready for the staged executor at scope ("route:<id>",
 // "consumer_group:<id>", "consumer:<name>"): rate-limit plugins are bound to
 // the scope so that each place keeps its own counters, and authorizers
@@ -132,17 +156,28 @@ func (a authorizerStep) PreRequest(c *plugin.Call) {
 
 // consumerPlugins compiles the plugins set on consumer c.
 func (g *Gateway) consumerPlugins(c *consumer.Consumer) ([]plugin.Configured, error) {
+	out, err := g.levelPlugins(c.Plugins, "consumer:"+c.Username)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %q: %w", c.Username, err)
+	}
+	return out, nil
+}
+
+// levelPlugins compiles a level's plugin settings (a consumer's, the
+// gateway's) at their plugins' own stage and priority, bound to scope.
+// Authentication plugins, which have no place there, are left out.
+func (g *Gateway) levelPlugins(settings map[string]json.RawMessage, scope string) ([]plugin.Configured, error) {
 	var out []plugin.Configured
-	for _, name := range slices.Sorted(maps.Keys(c.Plugins)) {
+	for _, name := range slices.Sorted(maps.Keys(settings)) {
 		def, ok := g.reg.Lookup(name)
 		if !ok {
-			return nil, fmt.Errorf("consumer %q: plugin %q is not registered", c.Username, name)
+			return nil, fmt.Errorf("plugin %q is not registered", name)
 		}
-		p, err := def.New(c.Plugins[name])
+		p, err := def.New(settings[name])
 		if err != nil {
-			return nil, fmt.Errorf("consumer %q: plugin %q: %w", c.Username, name, err)
+			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
-		if p = g.runnable(p, "consumer:"+c.Username); p == nil || !plugin.CanRun(p, def.Stage()) {
+		if p = g.runnable(p, scope); p == nil || !plugin.CanRun(p, def.Stage()) {
 			continue
 		}
 		out = append(out, plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()})
@@ -151,10 +186,10 @@ func (g *Gateway) consumerPlugins(c *consumer.Consumer) ([]plugin.Configured, er
 }
 
 // plan returns the plugin plan of a request on cr by id (nil on a route
-// without authentication): the route's plugins, the consumer group's and the
-// consumer's, merged (consumer > group > route), built once per (route,
-// consumer) and cached until a route, consumer or group changes. A nil plan
-// runs nothing.
+// without authentication): the gateway's plugins, the route's, the consumer
+// group's and the consumer's, merged (consumer > group > route > gateway),
+// built once per (route, consumer) and cached until one of them changes. A nil
+// plan runs nothing.
 func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, error) {
 	var c *consumer.Consumer
 	if id != nil {
@@ -164,7 +199,8 @@ func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, 
 	if c != nil && c.GroupID != "" {
 		grp = (*g.cgroups.Load())[c.GroupID]
 	}
-	if len(cr.plugins) == 0 && grp == nil && (c == nil || len(c.Plugins) == 0) {
+	gw := g.gwPlugins.Load()
+	if len(cr.plugins) == 0 && grp == nil && (c == nil || len(c.Plugins) == 0) && len(gw.plugins) == 0 && gw.err == nil {
 		return nil, nil
 	}
 	username := ""
@@ -172,7 +208,10 @@ func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, 
 		username = c.Username
 	}
 	return g.plans.Get(cr.route.ID, username, func() (*plugin.Plan, error) {
-		lv := plugin.Levels{Route: cr.plugins}
+		if gw.err != nil {
+			return nil, gw.err
+		}
+		lv := plugin.Levels{Gateway: gw.plugins, Route: cr.plugins}
 		if grp != nil {
 			if grp.err != nil {
 				return nil, grp.err

@@ -143,3 +143,42 @@ func TestBrokenGroupFailsClosed(t *testing.T) {
 	require.JSONEq(t, `{"message":"`+gatehouse.MsgRouteMisconfig+`"}`, w.Body.String())
 	eventually(t, h, "/", map[string]string{"apikey": "key-bob"}, http.StatusOK)
 }
+
+// Plugins set on the gateway a data plane serves run for all its routes,
+// below every other level; changing them applies without a restart.
+func TestGatewayLevelPlugins(t *testing.T) {
+	ctx := context.Background()
+	r2 := keyRoute("r2", `{}`)
+	r2.Plugins["limit-count"] = limitCount(10)
+	f := newFixture(t, keyRoute("r", `{}`), r2)
+	f.consumer(consumer.Consumer{Username: "alice"})
+	f.key("alice", "k", "key-alice")
+	f.consumer(consumer.Consumer{Username: "bob"})
+	f.key("bob", "k", "key-bob")
+	_, _, err := f.st.PutGateway(ctx, gatehouse.DefaultGatewayID, func(cur *consumergroup.Gateway) (*consumergroup.Gateway, error) {
+		cur.Plugins = map[string]json.RawMessage{"limit-count": limitCount(4)}
+		return cur, nil
+	})
+	require.NoError(t, err)
+
+	h, h2 := f.gw.Protect("r", echo), f.gw.Protect("r2", echo)
+	require.Eventually(t, func() bool {
+		return do(h, http.MethodGet, "/", map[string]string{"apikey": "key-bob"}).Header().Get("X-RateLimit-Limit") == "4"
+	}, 2*time.Second, 2*time.Millisecond, "the gateway's limit applies")
+	passed, limit := spend(t, h, "key-alice", 20)
+	require.Equal(t, 4, passed, "the gateway's limit")
+	require.Equal(t, "4", limit)
+	passed, limit = spend(t, h2, "key-alice", 20)
+	require.Equal(t, 10, passed, "a route's own limit-count wins over the gateway's")
+	require.Equal(t, "10", limit)
+
+	_, _, err = f.st.PutGateway(ctx, gatehouse.DefaultGatewayID, func(cur *consumergroup.Gateway) (*consumergroup.Gateway, error) {
+		cur.Plugins = nil
+		return cur, nil
+	})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		w := do(h, http.MethodGet, "/", map[string]string{"apikey": "key-alice"})
+		return w.Code == http.StatusOK && w.Header().Get("X-RateLimit-Limit") == ""
+	}, 2*time.Second, 2*time.Millisecond, "removing the gateway's plugins applies")
+}

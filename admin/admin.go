@@ -34,7 +34,7 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, PUT, PATCH, DELETE /api/apikeys/{clientId}
 //	GET, DELETE             /api/apikeys/{clientId}/quotas (with WithQuotaCounter; 501 without)
 //	GET, POST               /api/v1/gateways
-//	GET, DELETE             /api/v1/gateways/{gateway_id}
+//	GET, PUT, PATCH, DELETE /api/v1/gateways/{gateway_id}
 //	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups
 //	GET, PUT, DELETE        /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}
 //	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys
@@ -195,7 +195,7 @@ func (h *Handler) routes() {
 		"/api/apikeys/{clientId}":                       allowItem,
 		"/api/apikeys/{clientId}/quotas":                "GET, HEAD, DELETE",
 		"/api/v1/gateways":                              allowCollection,
-		"/api/v1/gateways/{id}":                         "GET, HEAD, DELETE",
+		"/api/v1/gateways/{id}":                         allowItem,
 		"/api/v1/gateways/{gateway_id}/consumer-groups": allowCollection,
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}":               "GET, HEAD, PUT, DELETE",
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys":          allowCollection,

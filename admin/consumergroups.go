@@ -27,8 +27,13 @@ func (h *Handler) gatewayObjects() *objects[consumergroup.Gateway] {
 		fields: func(g *consumergroup.Gateway) (*string, *time.Time, *time.Time) {
 			return &g.ID, &g.CreatedAt, &g.UpdatedAt
 		},
-		validate: (*consumergroup.Gateway).Validate,
-		clone:    (*consumergroup.Gateway).Clone,
+		validate: func(g *consumergroup.Gateway) error {
+			var e validation.Error
+			e.Merge("", g.Validate())
+			e.Merge("", h.reg.Validate("plugins", g.Plugins))
+			return e.Err()
+		},
+		clone: (*consumergroup.Gateway).Clone,
 		get:      h.store.GetGateway, put: h.store.PutGateway, del: h.store.DeleteGateway, list: h.store.ListGateways,
 	}
 }
@@ -39,6 +44,8 @@ func (h *Handler) registerConsumerGroups(m *http.ServeMux) {
 	m.HandleFunc("GET "+base, gw.handleList(h))
 	m.HandleFunc("POST "+base, gw.handleCreate(h))
 	m.HandleFunc("GET "+base+"/{id}", gw.handleGet(h))
+	m.HandleFunc("PUT "+base+"/{id}", gw.handlePut(h))
+	m.HandleFunc("PATCH "+base+"/{id}", gw.handlePatch(h))
 	m.HandleFunc("DELETE "+base+"/{id}", h.deleteGateway)
 
 	const groups = base + "/{gateway_id}/consumer-groups"

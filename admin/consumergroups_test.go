@@ -44,7 +44,16 @@ func TestGateways(t *testing.T) {
 	requireFields(t, e.do(http.MethodPost, "/api/v1/gateways", `{"name":"x","region":"eu"}`), "region")
 	requireError(t, e.do(http.MethodPost, "/api/v1/gateways", `{"id":"default","name":"again"}`), http.StatusConflict, "conflict")
 	requireError(t, e.do(http.MethodGet, "/api/v1/gateways/nope", nil), http.StatusNotFound, "not_found")
-	requireError(t, e.do(http.MethodPut, "/api/v1/gateways/default", `{"name":"x"}`), http.StatusMethodNotAllowed, "method_not_allowed")
+	requireError(t, e.do(http.MethodPost, "/api/v1/gateways/default", `{"name":"x"}`), http.StatusMethodNotAllowed, "method_not_allowed")
+
+	// Gateway-level plugins, validated by the registry.
+	r = e.must(http.StatusOK, http.MethodPatch, "/api/v1/gateways/default", `{"plugins":{"consumer-restriction":{"blacklist":["mallory"]}}}`)
+	require.Equal(t, map[string]any{"consumer-restriction": map[string]any{"blacklist": []any{"mallory"}}}, r.JSON(t)["plugins"])
+	require.Equal(t, "default", r.JSON(t)["name"], "a merge patch keeps what it does not name")
+	requireFields(t, e.do(http.MethodPut, "/api/v1/gateways/default", `{"name":"default","plugins":{"nope":{},"consumer-restriction":{"whitelist":"x"}}}`),
+		"plugins.nope", "plugins.consumer-restriction.whitelist")
+	r = e.must(http.StatusOK, http.MethodPut, "/api/v1/gateways/default", `{"name":"renamed"}`)
+	require.Nil(t, r.JSON(t)["plugins"], "PUT replaces the gateway")
 
 	e.must(http.StatusCreated, http.MethodPost, "/api/v1/gateways/"+id+"/consumer-groups", `{"name":"g"}`)
 	r = e.do(http.MethodDelete, "/api/v1/gateways/"+id, nil)

@@ -24,12 +24,18 @@ type Gateway struct {
 	ID string `json:"id"`
 	// Name is required free text.
 	Name string `json:"name"`
+	// Plugins are gateway-level plugin settings (name → settings): they run
+	// for every request of the data plane that serves the gateway, unless the
+	// route, the consumer group or the consumer sets the same plugin (the most
+	// specific level wins). Validated by the plugin registry.
+	Plugins map[string]json.RawMessage `json:"plugins,omitempty"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Validate returns a *validation.Error naming every invalid field, or nil.
+// Plugin settings are validated by the plugin registry, not here.
 func (g *Gateway) Validate() error {
 	var e validation.Error
 	if g.ID != "" && !consumer.ValidName(g.ID) {
@@ -39,12 +45,18 @@ func (g *Gateway) Validate() error {
 	return e.Err()
 }
 
-// Clone returns a copy of g.
+// Clone returns a deep copy of g.
 func (g *Gateway) Clone() *Gateway {
 	if g == nil {
 		return nil
 	}
 	out := *g
+	if g.Plugins != nil {
+		out.Plugins = make(map[string]json.RawMessage, len(g.Plugins))
+		for k, v := range g.Plugins {
+			out.Plugins[k] = append(json.RawMessage(nil), v...)
+		}
+	}
 	return &out
 }
 
