@@ -34,7 +34,7 @@ func (h *Handler) gatewayObjects() *objects[consumergroup.Gateway] {
 			return e.Err()
 		},
 		clone: (*consumergroup.Gateway).Clone,
-		get:      h.store.GetGateway, put: h.store.PutGateway, del: h.store.DeleteGateway, list: h.store.ListGateways,
+		get:   h.store.GetGateway, put: h.store.PutGateway, del: h.store.DeleteGateway, list: h.store.ListGateways,
 	}
 }
 
