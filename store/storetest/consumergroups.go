@@ -11,7 +11,8 @@ import (
 )
 
 func newGateway(id string) *consumergroup.Gateway {
-	return &consumergroup.Gateway{ID: id, Name: "gateway " + id}
+	return &consumergroup.Gateway{ID: id, Name: "gateway " + id,
+		Plugins: map[string]json.RawMessage{"limit-count": raw(`{"count": 1000, "key_type": "ip"}`)}}
 }
 
 func newConsumerGroup(id, gatewayID, name string) *consumergroup.Group {
@@ -79,6 +80,11 @@ func testGateways(t *testing.T, newStore func(*testing.T) store.Store) {
 		got, err = s.GetGateway(ctx, "gw")
 		require.NoError(t, err)
 		require.Equal(t, second, got, "failed writes change nothing")
+
+		got.Plugins["limit-count"][0] = 'X'
+		again, err := s.GetGateway(ctx, "gw")
+		require.NoError(t, err)
+		require.Equal(t, second, again, "values are copies")
 
 		page, err := s.ListGateways(ctx, store.ListOptions{})
 		require.NoError(t, err)
