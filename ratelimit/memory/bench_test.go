@@ -30,6 +30,37 @@ func BenchmarkAllowHotKey(b *testing.B) {
 	}
 }
 
+// BenchmarkAllowHotKeyExactClock is BenchmarkAllowHotKey reading the
+// monotonic clock on every decision (WithClockResolution(0)): the difference
+// is what the default clock saves.
+func BenchmarkAllowHotKeyExactClock(b *testing.B) {
+	l := memory.New(memory.WithClockResolution(0))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := l.Allow(ctx, "consumer-hot", benchLimit, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAllowRefused has one key whose limit is spent: every decision is
+// a refusal.
+func BenchmarkAllowRefused(b *testing.B) {
+	l := memory.New()
+	ctx := context.Background()
+	spent := ratelimit.Limit{Count: 1, Window: time.Hour}
+	if d, err := l.Allow(ctx, "consumer-spent", spent, 1); err != nil || !d.Allowed {
+		b.Fatal(d, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := l.Allow(ctx, "consumer-spent", spent, 1); err != nil || d.Allowed {
+			b.Fatal(d, err)
+		}
+	}
+}
+
 func millionKeys() []string {
 	keys := make([]string, 1_000_000)
 	for i := range keys {

@@ -28,16 +28,36 @@ type Option func(*config)
 
 type config struct {
 	clock   func() time.Time
+	res     time.Duration
 	shards  int
 	maxKeys int
 }
 
-// WithClock sets the clock the limiter reads; tests pass a fake one. Without
-// it (or with nil), quotas read time.Now and rate limits read the monotonic
-// clock (time.Since a reading taken by New), which costs about half of
-// time.Now and is not moved by changes to the wall clock.
+// WithClock sets the clock the limiter reads, for rate limits and quotas
+// alike, on every decision; tests pass a fake one. Without it (or with nil),
+// quotas read time.Now and rate limits read the limiter's own clock, a copy of
+// the monotonic clock kept up to date by a ticker (see WithClockResolution).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
+}
+
+// WithClockResolution sets how often the default clock of rate limits is
+// brought up to date (DefaultClockResolution, 1 ms, without this option;
+// values below 100 µs count as 100 µs). It has no effect with WithClock.
+//
+// Reading the OS clock costs about a third of a decision on one key, so by
+// default a goroutine stores a reading of the monotonic clock every
+// resolution and a decision loads that reading: rate-limit decisions are as
+// exact as a clock that trails the monotonic clock by up to the resolution
+// (see Limiter). The goroutine stops ticking after one to two seconds without
+// decisions (the next decision reads the monotonic clock itself and wakes it)
+// and ends when the Limiter becomes unreachable.
+//
+// A resolution of 0 or less turns this off: every decision reads the
+// monotonic clock (time.Since a reading taken by New), exactly, and the
+// limiter starts no goroutine.
+func WithClockResolution(d time.Duration) Option {
+	return func(c *config) { c.res = d }
 }
 
 // WithShards sets the number of shards, each a hash table behind its own mutex; it is
@@ -63,7 +83,9 @@ func WithMaxKeys(n int) Option {
 
 // Limiter is the in-memory ratelimit.Limiter; it also implements
 // ratelimit.Resetter and ratelimit.MultiLimiter. Create it with New; it is
-// safe for concurrent use and needs no Close: it starts no goroutine.
+// safe for concurrent use and needs no Close: the one goroutine it starts
+// (its clock's ticker, see WithClockResolution) uses no CPU while the
+// limiter is idle and ends once the Limiter is unreachable.
 //
 // The algorithm is GCRA (the generic cell rate algorithm): each key stores one
 // "theoretical arrival time" (TAT). A limit of Count per Window spaces requests
@@ -83,13 +105,28 @@ func WithMaxKeys(n int) Option {
 // seeds. Each shard is an open-addressing table of 24-byte entries (TAT and
 // fingerprint) that doubles, rehashing under the shard's lock, when it is
 // three quarters full; it does not shrink when keys are dropped.
+//
+// The default clock (no WithClock) is the monotonic clock as a ticker stores
+// it every resolution (1 ms unless WithClockResolution says otherwise): it
+// trails the monotonic clock by up to the resolution, longer when the ticker
+// waits for CPU, and never leads it or goes backwards. Refills, Reset and
+// RetryAfter are then exact to within that lag (the resolution while the
+// ticker is on time): a client waiting RetryAfter may be refused once more,
+// with a RetryAfter of at most the lag. A decision made with a reading that
+// lags sees less capacity
+// back than it would with the exact time, never more; the bound above holds
+// for the readings, so in real time an interval of length d sees at most
+// Count + ⌊(d+L)/I⌋ requests when the clock lagged by up to L in it (one
+// request more than the exact bound when I ≥ L), the same as a decision
+// delayed between reading the clock and taking the shard's lock. The
+// average rate is exact.
 type Limiter struct {
-	clock      func() time.Time
-	mono       bool         // no WithClock: read the monotonic clock since start
-	start      time.Time    // with its monotonic reading
-	startNS    int64        // start in Unix nanoseconds
-	seed       maphash.Seed // h1 of fingerprints, and the shard index
-	seed2      maphash.Seed // h2 of fingerprints
+	clock      func() time.Time // WithClock, or time.Now for quotas
+	custom     bool             // WithClock given: rate limits read clock too
+	coarse     *coarseClock     // the default clock of rate limits, or nil
+	mono       monoClock        // without either: the monotonic clock
+	seed       maphash.Seed     // h1 of fingerprints, and the shard index
+	seed2      maphash.Seed     // h2 of fingerprints
 	mask       uint64
 	maxKeys    int64
 	live       atomic.Int64 // keys held; written only on insert and delete
@@ -131,7 +168,7 @@ func (s *shard) home(fp fingerprint) int { return int(fp.h1>>s.shift) & (len(s.s
 
 // New returns an empty Limiter.
 func New(opts ...Option) *Limiter {
-	c := config{maxKeys: DefaultMaxKeys}
+	c := config{maxKeys: DefaultMaxKeys, res: DefaultClockResolution}
 	for _, o := range opts {
 		o(&c)
 	}
@@ -142,12 +179,9 @@ func New(opts ...Option) *Limiter {
 		c.maxKeys = DefaultMaxKeys
 	}
 	n := 1 << bits.Len(uint(c.shards-1)) // next power of two
-	start := time.Now()
 	l := &Limiter{
 		clock:   c.clock,
-		mono:    c.clock == nil,
-		start:   start,
-		startNS: start.UnixNano(),
+		custom:  c.clock != nil,
 		seed:    maphash.MakeSeed(),
 		seed2:   maphash.MakeSeed(),
 		mask:    uint64(n - 1),
@@ -156,8 +190,17 @@ func New(opts ...Option) *Limiter {
 		sweepEvery: max(int64(time.Second)/int64(n), int64(time.Millisecond)),
 		shards:     make([]shard, n),
 	}
-	if l.clock == nil {
+	switch {
+	case l.custom:
+	case c.res > 0:
 		l.clock = time.Now
+		l.coarse = newCoarseClock(c.res, clockParkAfter)
+		// The ticker references the clock cell, never l: once l is
+		// unreachable, this ends it.
+		runtime.AddCleanup(l, (*coarseClock).stop, l.coarse)
+	default:
+		l.clock = time.Now
+		l.mono = newMonoClock()
 	}
 	for i := range l.shards {
 		l.shards[i].shift = uint(bits.Len(uint(n - 1)))
@@ -166,10 +209,13 @@ func New(opts ...Option) *Limiter {
 	return l
 }
 
-// now reads the limiter's clock in Unix nanoseconds.
+// now reads the limiter's clock of rate limits in Unix nanoseconds.
 func (l *Limiter) now() int64 {
-	if l.mono {
-		return l.startNS + int64(time.Since(l.start))
+	if l.coarse != nil {
+		return l.coarse.now()
+	}
+	if !l.custom {
+		return l.mono.read()
 	}
 	return l.clock().UnixNano()
 }
@@ -188,17 +234,19 @@ func check(limit ratelimit.Limit, n int64) error {
 // Allow charges n requests to key against limit; see ratelimit.Limiter. It
 // returns an error wrapping ratelimit.ErrInvalidLimit when limit is invalid or
 // n is negative. It never blocks on I/O and ignores ctx.
-func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n int64) (ratelimit.Decision, error) {
+func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n int64) (d ratelimit.Decision, err error) {
 	// Count > 0 and Window ≥ Count cover every check of Validate: one branch
 	// on the way of valid calls.
 	if n < 0 || limit.Count <= 0 || int64(limit.Window) < limit.Count {
 		return ratelimit.Decision{}, check(limit, n)
 	}
+	// l.fingerprint, written out: the call is not inlined.
+	fp := fingerprint{maphash.String(l.seed, key), maphash.String(l.seed2, key) | 1}
+	interval := int64(limit.Window) / limit.Count // computed outside the lock
 	now := l.now()
 	if now >= l.nextSweep.Load() {
 		l.maybeSweep(now)
 	}
-	fp := l.fingerprint(key)
 	s := &l.shards[fp.h1&l.mask]
 	s.mu.Lock()
 	i, found := s.find(fp)
@@ -206,7 +254,7 @@ func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n 
 	if found {
 		tat = s.slots[i].tat
 	}
-	d, next := gcra(tat, now, limit, n)
+	next := gcra(&d, tat, now, limit, interval, n)
 	switch {
 	case !d.Allowed:
 	case found && n > 0:
@@ -219,39 +267,52 @@ func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n 
 }
 
 // gcra is one GCRA decision: n requests against limit for a key whose TAT is
-// tat (anything up to now for a key not held), at now. When the decision is
-// allowed, next is the key's TAT after the charge.
-func gcra(tat, now int64, limit ratelimit.Limit, n int64) (d ratelimit.Decision, next int64) {
-	interval := int64(limit.Window) / limit.Count
+// tat (anything up to now for a key not held), at now; interval is
+// limit.Window/limit.Count. It writes the decision to d, which it does not
+// read, and when the decision is allowed returns the key's TAT after the
+// charge. (Writing d in place, a field at a time, is faster than returning
+// it: the caller's copy of a returned Decision waited on the stores.)
+func gcra(d *ratelimit.Decision, tat, now int64, limit ratelimit.Limit, interval, n int64) (next int64) {
 	tolerance := interval * limit.Count // ≤ Window
 	tat = max(tat, now)
-	if n > limit.Count {
-		// Can never be allowed; retrying after a full window is the best hint.
-		return refused(limit.Count, tat-now, interval, tolerance, limit.Window), tat
-	}
+	d.Limit = limit.Count
 	next = tat + n*interval
-	if next-now > tolerance {
-		return refused(limit.Count, tat-now, interval, tolerance, time.Duration(next-now-tolerance)), tat
+	switch {
+	case n > limit.Count:
+		// Can never be allowed; retrying after a full window is the best hint.
+		d.RetryAfter = limit.Window
+	case next-now > tolerance:
+		d.RetryAfter = time.Duration(next - now - tolerance)
+	default:
+		d.Allowed = true
+		d.Remaining = capacity(limit.Count, interval, next-now)
+		d.Reset = time.Duration(next - now)
+		return next
 	}
-	remaining := limit.Count - n // a key without backlog: no division
-	if tat > now {
-		remaining = (tolerance - (next - now)) / interval
-	}
-	return ratelimit.Decision{
-		Allowed:   true,
-		Limit:     limit.Count,
-		Remaining: remaining,
-		Reset:     time.Duration(next - now),
-	}, next
+	d.Remaining = capacity(limit.Count, interval, tat-now)
+	d.Reset = time.Duration(tat - now)
+	return tat
 }
 
-func refused(count, used, interval, tolerance int64, retry time.Duration) ratelimit.Decision {
-	return ratelimit.Decision{
-		Limit:      count,
-		Remaining:  max(tolerance-used, 0) / interval,
-		Reset:      time.Duration(used),
-		RetryAfter: retry,
+// capacity is how many requests of weight 1 a key whose TAT is used ahead of
+// now has room for: ⌊(count·interval − used)/interval⌋, and 0 when that is
+// negative. It divides only when the key has both some backlog and some
+// room, and then divides used, for a small quotient on a key far from its
+// limit (a division's cost grows with its quotient).
+func capacity(count, interval, used int64) int64 {
+	if used <= 0 {
+		return count
 	}
+	room := count*interval - used
+	if room < interval {
+		return 0
+	}
+	// ⌊(count·interval − used)/interval⌋ = count − ⌈used/interval⌉.
+	q := uint64(used) / uint64(interval)
+	if q*uint64(interval) != uint64(used) {
+		q++
+	}
+	return count - int64(q)
 }
 
 // record stores an allowed charge of n in s (locked): i and found are what
@@ -444,7 +505,8 @@ func (l *Limiter) AllowAll(_ context.Context, reqs []ratelimit.Request, n int64,
 		if found {
 			tat = s.slots[j].tat
 		}
-		out[i], _ = gcra(tat, now, r.Limit, n)
+		out[i] = ratelimit.Decision{}
+		gcra(&out[i], tat, now, r.Limit, int64(r.Limit.Window)/r.Limit.Count, n)
 		allowed = allowed && out[i].Allowed
 	}
 	if allowed {

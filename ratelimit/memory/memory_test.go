@@ -222,24 +222,73 @@ func TestAllowAllManyKeys(t *testing.T) {
 	}
 }
 
-// TestDefaultClock checks the monotonic clock New reads by default: waiting
-// the RetryAfter a refusal reports is enough, and not much more is needed.
+// TestDefaultClock checks the clock New reads by default, updated every
+// millisecond: waiting the RetryAfter a refusal reports, plus the clock's
+// resolution, is enough while the clock's ticker gets CPU time. On a loaded
+// machine it may lag further: a request may then be refused once more, with a
+// RetryAfter of about that lag.
 func TestDefaultClock(t *testing.T) {
-	l := memory.New()
+	testRetryAfter(t, memory.New(), memory.DefaultClockResolution)
+}
+
+// TestExactClock checks WithClockResolution(0), the monotonic clock read on
+// every decision: waiting RetryAfter is always enough.
+func TestExactClock(t *testing.T) {
+	testRetryAfter(t, memory.New(memory.WithClockResolution(0)), 0)
+}
+
+func testRetryAfter(t *testing.T, l *memory.Limiter, resolution time.Duration) {
+	// How late the clock's ticker may run on a loaded test machine.
+	const schedulerSlack = 50 * time.Millisecond
 	ctx := context.Background()
 	lim := ratelimit.Limit{Count: 1, Window: 50 * time.Millisecond}
-	d, err := l.Allow(ctx, "k", lim, 1)
-	require.NoError(t, err)
-	require.True(t, d.Allowed)
-	d, err = l.Allow(ctx, "k", lim, 1)
-	require.NoError(t, err)
-	require.False(t, d.Allowed)
-	require.Positive(t, d.RetryAfter)
-	require.LessOrEqual(t, d.RetryAfter, lim.Window)
-	time.Sleep(d.RetryAfter)
-	d, err = l.Allow(ctx, "k", lim, 1)
-	require.NoError(t, err)
-	require.True(t, d.Allowed, "allowed after RetryAfter")
+	for round := range 5 {
+		k := fmt.Sprint("k", round)
+		d, err := l.Allow(ctx, k, lim, 1)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+		d, err = l.Allow(ctx, k, lim, 1)
+		require.NoError(t, err)
+		require.False(t, d.Allowed)
+		require.Positive(t, d.RetryAfter)
+		require.LessOrEqual(t, d.RetryAfter, lim.Window)
+		time.Sleep(d.RetryAfter + resolution)
+		for retry := 0; ; retry++ {
+			d, err = l.Allow(ctx, k, lim, 1)
+			require.NoError(t, err)
+			if d.Allowed {
+				break
+			}
+			require.NotZero(t, resolution, "round %d: refused after RetryAfter with an exact clock", round)
+			require.Less(t, retry, 10, "round %d: still refused", round)
+			require.LessOrEqual(t, d.RetryAfter, resolution+schedulerSlack, "round %d: refused again, for longer than the clock may lag", round)
+			time.Sleep(d.RetryAfter)
+		}
+	}
+}
+
+// TestClockGoroutineEnds checks that the goroutine of the default clock ends
+// once its Limiter is unreachable: limiters dropped without any Close leak
+// nothing.
+func TestClockGoroutineEnds(t *testing.T) {
+	runtime.GC()
+	base := runtime.NumGoroutine()
+	func() {
+		ctx := context.Background()
+		for i := range 50 {
+			l := memory.New()
+			_, err := l.Allow(ctx, fmt.Sprint("k", i), perSecond, 1)
+			require.NoError(t, err)
+		}
+		require.Greater(t, runtime.NumGoroutine(), base, "each limiter runs its clock")
+	}()
+	// Polled here: require.Eventually runs its condition on goroutines of its own.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		runtime.GC() // unreachable limiters' cleanups run after a GC
+		time.Sleep(10 * time.Millisecond)
+	}
+	require.LessOrEqual(t, runtime.NumGoroutine(), base, "goroutines left after the limiters were dropped")
 }
 
 // model is a reference GCRA over a plain map, written from the Limiter's
