@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -174,6 +175,9 @@ func TestRFC9421BodyCap(t *testing.T) {
 func TestRFC9421Replay(t *testing.T) {
 	e := newTestEnv(t)
 	created := strconv.FormatInt(t0.Unix(), 10)
+	// The replay cache is the process's: values unique to this run keep
+	// repeated runs (-count) independent.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	mk := func(nonce string, path string) *http.Request {
 		r := request(http.MethodGet, path, "")
 		p := `;created=` + created + `;keyid="alice-key"`
@@ -183,11 +187,12 @@ func TestRFC9421Replay(t *testing.T) {
 		sign9421(r, aliceSecret, []string{"@method", "@path"}, p)
 		return r
 	}
-	require.Equal(t, http.StatusOK, e.serve("noreplay", mk("", "/rfc-replay")).Code)
-	require.Equal(t, http.StatusOK, e.serve("noreplay", mk("", "/rfc-replay")).Code)
-	require.Equal(t, http.StatusOK, e.serve("replay", mk("", "/rfc-replay")).Code)
-	require.Equal(t, http.StatusUnauthorized, e.serve("replay", mk("", "/rfc-replay")).Code)
+	path, nonce := "/rfc-replay-"+run, "nonce-9421-"+run
+	require.Equal(t, http.StatusOK, e.serve("noreplay", mk("", path)).Code)
+	require.Equal(t, http.StatusOK, e.serve("noreplay", mk("", path)).Code)
+	require.Equal(t, http.StatusOK, e.serve("replay", mk("", path)).Code)
+	require.Equal(t, http.StatusUnauthorized, e.serve("replay", mk("", path)).Code)
 	// A nonce is refused the second time even on a different request.
-	require.Equal(t, http.StatusOK, e.serve("replay", mk("nonce-9421", "/a")).Code)
-	require.Equal(t, http.StatusUnauthorized, e.serve("replay", mk("nonce-9421", "/b")).Code)
+	require.Equal(t, http.StatusOK, e.serve("replay", mk(nonce, "/a")).Code)
+	require.Equal(t, http.StatusUnauthorized, e.serve("replay", mk(nonce, "/b")).Code)
 }
