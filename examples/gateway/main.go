@@ -26,6 +26,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -45,7 +46,7 @@ func main() {
 
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
-	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys string
+	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -65,6 +66,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.store, "store", "GATEHOUSE_STORE", "memory", "configuration store: memory")
 	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory")
 	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
+	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
 	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; random per process when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -131,6 +133,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID)}
+	if o.trustedProxies != "" {
+		var proxies []string
+		for _, p := range strings.Split(o.trustedProxies, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				proxies = append(proxies, p)
+			}
+		}
+		if _, err := clientip.New(proxies...); err != nil {
+			return fmt.Errorf("-trusted-proxies: %w", err)
+		}
+		gwOpts = append(gwOpts, gatehouse.WithTrustedProxies(proxies...))
+	}
 	if o.secretKeys != "" {
 		ring, err := keyring.Parse(o.secretKeys)
 		if err != nil {

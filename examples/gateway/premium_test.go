@@ -140,3 +140,38 @@ func between(t *testing.T, s, start, end string) string {
 	require.True(t, ok)
 	return v
 }
+
+// TestTrustedProxies: per-IP limits count the client behind a trusted proxy
+// (the right-most untrusted X-Forwarded-For entry) and ignore the header from
+// anyone else.
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	up := newUpstream(t)
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		trusted bool
+	}{
+		{"behind a trusted proxy", []string{"-trusted-proxies", "127.0.0.1, ::1"}, true},
+		{"no proxy trusted", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, tc.args...)
+			r := g.adminDo(t, http.MethodPost, "/api/routes",
+				`{"id":"open","frontend":{"paths":["/open"]},"backend":{"target":"`+up.URL+`"},
+				  "plugins":{"limit-count":{"count":1,"time_window":60,"key_type":"ip"}}}`)
+			require.Equal(t, http.StatusCreated, r.status, "body: %s", r.body)
+			pollStatus(t, http.StatusOK, http.MethodGet, g.data+"/open", "X-Forwarded-For", "203.0.113.7")
+			r = do(t, http.MethodGet, g.data+"/open", "", "X-Forwarded-For", "203.0.113.7")
+			require.Equal(t, http.StatusTooManyRequests, r.status, "the same client again")
+			r = do(t, http.MethodGet, g.data+"/open", "", "X-Forwarded-For", "198.51.100.9, 203.0.113.7")
+			require.Equal(t, http.StatusTooManyRequests, r.status, "a spoofed entry left of the client changes nothing")
+			r = do(t, http.MethodGet, g.data+"/open", "", "X-Forwarded-For", "198.51.100.9")
+			if tc.trusted {
+				require.Equal(t, http.StatusOK, r.status, "another client behind the proxy has its own budget")
+			} else {
+				require.Equal(t, http.StatusTooManyRequests, r.status, "X-Forwarded-For from an untrusted peer is ignored")
+			}
+		})
+	}
+}

@@ -117,6 +117,7 @@ func TestBadInput(t *testing.T) {
 		{name: "config unknown key", args: []string{"-config", unknownKey}, want: []string{"-config", "services"}},
 		{name: "secret keys not base64", args: []string{"-secret-keys", "k1:not-a-key!"}, want: []string{"-secret-keys", "k1"}},
 		{name: "secret key too short", args: []string{"-secret-keys", "k1:c2hvcnQ"}, want: []string{"-secret-keys", "bytes"}},
+		{name: "bad trusted proxy", args: []string{"-trusted-proxies", "10.0.0.0/8, not-an-ip"}, want: []string{"-trusted-proxies", "not-an-ip"}},
 		{name: "config numeric username", args: []string{"-config", numericUser}, want: []string{"consumers[0]", "username must be a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
