@@ -235,10 +235,19 @@ func check(limit ratelimit.Limit, n int64) error {
 // returns an error wrapping ratelimit.ErrInvalidLimit when limit is invalid or
 // n is negative. It never blocks on I/O and ignores ctx.
 func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n int64) (d ratelimit.Decision, err error) {
+	// A wrapper small enough to be inlined: a caller holding a *Limiter gets
+	// the decision written into its own variable, not copied out of a
+	// returned value (which stalled on the stores that made it).
+	err = l.allow(key, limit, n, &d)
+	return d, err
+}
+
+// allow is Allow, writing the decision to d.
+func (l *Limiter) allow(key string, limit ratelimit.Limit, n int64, d *ratelimit.Decision) error {
 	// Count > 0 and Window ≥ Count cover every check of Validate: one branch
 	// on the way of valid calls.
 	if n < 0 || limit.Count <= 0 || int64(limit.Window) < limit.Count {
-		return ratelimit.Decision{}, check(limit, n)
+		return check(limit, n)
 	}
 	// l.fingerprint, written out: the call is not inlined.
 	fp := fingerprint{maphash.String(l.seed, key), maphash.String(l.seed2, key) | 1}
@@ -254,7 +263,7 @@ func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n 
 	if found {
 		tat = s.slots[i].tat
 	}
-	next := gcra(&d, tat, now, limit, interval, n)
+	next := gcra(d, tat, now, limit, interval, n)
 	switch {
 	case !d.Allowed:
 	case found && n > 0:
@@ -263,7 +272,7 @@ func (l *Limiter) Allow(_ context.Context, key string, limit ratelimit.Limit, n 
 		l.record(s, i, found, fp, n, next, now)
 	}
 	s.mu.Unlock()
-	return d, nil
+	return nil
 }
 
 // gcra is one GCRA decision: n requests against limit for a key whose TAT is
