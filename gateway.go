@@ -52,7 +52,7 @@ type Gateway struct {
 	limiter   ratelimit.Limiter
 	// quotas counts API-key quotas; nil when the limiter does not keep them.
 	quotas      ratelimit.QuotaCounter
-	quotaOutage outage
+	quotaOutage ratelimit.OutageLog
 	// cgroups holds the consumer groups of gatewayID, compiled; written under
 	// syncMu, read by requests.
 	cgroups atomic.Pointer[map[string]*compiledGroup]
@@ -106,7 +106,6 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	} else {
 		g.log.Warn("gatehouse: the limiter does not keep quotas (ratelimit.QuotaCounter): API-key quotas are not enforced")
 	}
-	g.quotaOutage.log, g.quotaOutage.what = g.log, "API-key quotas"
 	resolver, err := clientip.New(cfg.proxies...)
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: trusted proxies: %w", err)

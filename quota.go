@@ -1,12 +1,9 @@
 package gatehouse
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/credential/apikey"
@@ -53,11 +50,11 @@ func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHo
 	}
 	ok, err := g.quotas.Consume(r.Context(), qs, 1, used)
 	if err != nil {
-		g.quotaOutage.failed(r.Context(), err)
+		g.quotaOutage.Failed(r.Context(), g.log, "gatehouse: API-key quotas: limiter failing; requests refused until it recovers", "err", err)
 		writeMessage(w, http.StatusInternalServerError, MsgQuotaUnavailable)
 		return false
 	}
-	g.quotaOutage.ok(r.Context())
+	g.quotaOutage.Succeeded(r.Context(), g.log, "gatehouse: API-key quotas: limiter recovered")
 	if ok {
 		return true
 	}
@@ -71,24 +68,4 @@ func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHo
 	w.Header()["Retry-After"] = []string{strconv.FormatInt(max(secs, 1), 10)}
 	writeMessage(w, http.StatusTooManyRequests, apikey.MsgQuota)
 	return false
-}
-
-// outage logs a back-end's failures once per outage rather than once per
-// request, and its recovery.
-type outage struct {
-	down atomic.Bool
-	log  *slog.Logger
-	what string
-}
-
-func (o *outage) failed(ctx context.Context, err error) {
-	if o.down.CompareAndSwap(false, true) {
-		o.log.ErrorContext(ctx, "gatehouse: "+o.what+": limiter failing; requests refused until it recovers", "err", err)
-	}
-}
-
-func (o *outage) ok(ctx context.Context) {
-	if o.down.Load() && o.down.CompareAndSwap(true, false) {
-		o.log.InfoContext(ctx, "gatehouse: "+o.what+": limiter recovered")
-	}
 }

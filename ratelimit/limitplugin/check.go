@@ -163,7 +163,7 @@ func (p *Limiter) Check(ctx context.Context, c Caller) Outcome {
 		o.verdict = Failed
 		return o
 	}
-	p.set.succeeded()
+	p.set.succeeded(ctx)
 	if allowed {
 		return o
 	}

@@ -74,7 +74,7 @@ type Plugins struct {
 	resolver *clientip.Resolver
 	log      *slog.Logger
 	keys     *keyCache
-	down     atomic.Bool // the limiter's last call failed
+	outage   ratelimit.OutageLog
 	nextID   atomic.Uint64
 	lc, arl  *Definition
 }
@@ -115,20 +115,13 @@ func (s *Plugins) Definitions() []plugin.Definition {
 // logged. A call that failed because the request's context ended (the client
 // went away) is not an outage.
 func (s *Plugins) failed(ctx context.Context, name string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	if s.down.CompareAndSwap(false, true) {
-		s.log.Error("rate limiter unavailable: requests are let through where allow_degradation is true, refused with 500 elsewhere; logged once until it recovers",
-			"plugin", name, "err", err)
-	}
+	s.outage.Failed(ctx, s.log, "rate limiter unavailable: requests are let through where allow_degradation is true, refused with 500 elsewhere; logged once until it recovers",
+		"plugin", name, "err", err)
 }
 
 // succeeded ends an outage, if there was one.
-func (s *Plugins) succeeded() {
-	if s.down.Load() && s.down.CompareAndSwap(true, false) {
-		s.log.Info("rate limiter recovered")
-	}
+func (s *Plugins) succeeded(ctx context.Context) {
+	s.outage.Succeeded(ctx, s.log, "rate limiter recovered")
 }
 
 type kind uint8
