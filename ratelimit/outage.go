@@ -29,7 +29,13 @@ func (o *OutageLog) Failed(ctx context.Context, log *slog.Logger, msg string, ar
 // Succeeded reports a successful limiter call: an outage in progress ends and
 // is logged at info level with msg. Outside an outage it costs one atomic load.
 func (o *OutageLog) Succeeded(ctx context.Context, log *slog.Logger, msg string) {
-	if o.down.Load() && o.down.CompareAndSwap(true, false) {
+	if o.down.Load() { // small enough to be inlined on the way of every decision
+		o.recovered(ctx, log, msg)
+	}
+}
+
+func (o *OutageLog) recovered(ctx context.Context, log *slog.Logger, msg string) {
+	if o.down.CompareAndSwap(true, false) {
 		log.InfoContext(ctx, msg)
 	}
 }
