@@ -177,12 +177,21 @@ func (g *Gateway) levelPlugins(settings map[string]json.RawMessage, scope string
 		if err != nil {
 			return nil, fmt.Errorf("plugin %q: %w", name, err)
 		}
-		if p = g.runnable(p, scope); p == nil || !plugin.CanRun(p, def.Stage()) {
-			continue
+		if c, ok := g.instance(def, name, p, scope); ok {
+			out = append(out, c)
 		}
-		out = append(out, plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()})
 	}
 	return out, nil
+}
+
+// instance makes p, compiled from def under name, an entry of a plan level
+// bound to scope, at def's stage and priority. It is false when p has no place
+// in a plan: an authentication plugin, or one without its stage's interface.
+func (g *Gateway) instance(def plugin.Definition, name string, p plugin.Plugin, scope string) (plugin.Configured, bool) {
+	if p = g.runnable(p, scope); p == nil || !plugin.CanRun(p, def.Stage()) {
+		return plugin.Configured{}, false
+	}
+	return plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()}, true
 }
 
 // plan returns the plugin plan of a request on cr by id (nil on a route

@@ -174,11 +174,8 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 			authorizers = append(authorizers, rankedAuthorizer{a, def.Priority()})
 			continue // runs in the authorization step
 		}
-		if _, ok := p.(Authenticator); ok {
-			continue
-		}
-		if p = g.runnable(p, "route:"+r.ID); plugin.CanRun(p, def.Stage()) {
-			cr.plugins = append(cr.plugins, plugin.Configured{Plugin: p, Name: name, Stage: def.Stage(), Priority: def.Priority()})
+		if c, ok := g.instance(def, name, p, "route:"+r.ID); ok {
+			cr.plugins = append(cr.plugins, c)
 		}
 	}
 	sort.Slice(auths, func(i, j int) bool {

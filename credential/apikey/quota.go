@@ -111,13 +111,10 @@ func ReadQuotas(ctx context.Context, qc ratelimit.QuotaCounter, raw json.RawMess
 	if qc == nil {
 		return QuotaState{}, ErrNoQuotaCounter
 	}
-	specs := compileQuotas(&st.Settings)
+	sec := Secret{quotas: compileQuotas(&st.Settings)}
 	var qbuf [quotaKinds]ratelimit.Quota
 	var used [quotaKinds]int64
-	qs := qbuf[:0]
-	for _, q := range specs {
-		qs = append(qs, ratelimit.Quota{Key: q.key, Max: q.max, End: q.kind.end(now)})
-	}
+	qs := sec.Quotas(now, qbuf[:0])
 	if _, err := qc.Consume(ctx, qs, 0, used[:len(qs)]); err != nil {
 		return QuotaState{}, fmt.Errorf("apikey-auth: read quotas of clientId %q: %w", st.ClientID, err)
 	}
@@ -127,7 +124,7 @@ func ReadQuotas(ctx context.Context, qc ratelimit.QuotaCounter, raw json.RawMess
 		{&out.AuthorizedCallsPerDay, &out.CurrentCallsPerDay, &out.RemainingCallsPerDay},
 		{&out.AuthorizedCallsPerMonth, &out.CurrentCallsPerMonth, &out.RemainingCallsPerMonth},
 	}
-	for i, q := range specs {
+	for i, q := range sec.quotas {
 		authorized, current, remaining := q.max, used[i], max(q.max-used[i], 0)
 		f := fields[q.kind]
 		*f[0], *f[1], *f[2] = &authorized, &current, &remaining
