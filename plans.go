@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -116,10 +115,8 @@ type gatewayLevel struct {
 
 // runnable returns p ready for the staged executor at scope ("route:<id>",
 // "consumer_group:<id>", "consumer:<name>"): rate-limit plugins are bound to
-// the scope so that each place keeps its own counters, and authorizers
-// (consumer-restriction) configured on a consumer or a group run at
-// pre_request. It returns nil for an authentication plugin, which has no place
-// there.
+// the scope so that each place keeps its own counters. It returns nil for an
+// authentication plugin, which has no place there.
 func (g *Gateway) runnable(p plugin.Plugin, scope string) plugin.Plugin {
 	if _, ok := p.(Authenticator); ok {
 		return nil
@@ -127,31 +124,7 @@ func (g *Gateway) runnable(p plugin.Plugin, scope string) plugin.Plugin {
 	if l, ok := p.(*limitplugin.Limiter); ok {
 		return l.Scoped(scope)
 	}
-	if a, ok := p.(Authorizer); ok {
-		if _, runs := p.(plugin.PreRequestPlugin); !runs {
-			return authorizerStep{a}
-		}
-	}
 	return p
-}
-
-// authorizerStep runs an Authorizer at pre_request.
-type authorizerStep struct{ Authorizer }
-
-// PreRequest stops the request with the authorizer's refusal, if any.
-func (a authorizerStep) PreRequest(c *plugin.Call) {
-	refusal := a.Authorize(c.Request(), c.Identity())
-	if refusal == nil {
-		return
-	}
-	if refusal.Challenge != "" {
-		c.SetHeader("WWW-Authenticate", refusal.Challenge)
-	}
-	status := refusal.Status
-	if status == 0 {
-		status = http.StatusUnauthorized
-	}
-	c.Stop(status, "application/json", rendered.body(refusal.Message))
 }
 
 // consumerPlugins compiles the plugins set on consumer c.

@@ -141,7 +141,19 @@ func (Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		labelRules: labelRules(methods, s.Type),
 		refused:    &credential.AuthError{Status: s.RejectedCode, Message: s.RejectedMsg},
 		anonymous:  &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgNoConsumer},
+		// Rendered once, as the gateway renders its refusals: a refusal in
+		// the staged executor allocates nothing.
+		refusedBody:   messageBody(s.RejectedMsg),
+		anonymousBody: messageBody(MsgNoConsumer),
 	}, nil
+}
+
+// messageBody is the JSON body of a refusal, {"message": msg}.
+func messageBody(msg string) []byte {
+	b, _ := json.Marshal(struct {
+		Message string `json:"message"`
+	}{msg})
+	return append(b, '\n')
 }
 
 func validValue(kind, v string) bool {
@@ -207,7 +219,7 @@ func labelRules(methods map[string]map[string]bool, kind string) map[string]map[
 	return out
 }
 
-// Restriction is the compiled plugin of one route.
+// Restriction is one compiled consumer-restriction.
 type Restriction struct {
 	kind       string
 	whitelist  map[string]bool
@@ -218,6 +230,8 @@ type Restriction struct {
 	labelRules map[string]map[string]map[string]bool
 	refused    *credential.AuthError
 	anonymous  *credential.AuthError
+
+	refusedBody, anonymousBody []byte
 }
 
 // Name returns "consumer-restriction".
@@ -247,6 +261,20 @@ func (p *Restriction) Authorize(r *http.Request, id *consumer.Identity) *credent
 		return p.refused
 	}
 	return nil
+}
+
+// PreRequest refuses the request as Authorize decides (plugin.PreRequestPlugin):
+// a consumer-restriction set on a gateway, a consumer group or a consumer runs
+// in the staged executor. On a route it runs earlier, as an authorizer, right
+// after authentication.
+func (p *Restriction) PreRequest(c *plugin.Call) {
+	switch p.Authorize(c.Request(), c.Identity()) {
+	case nil:
+	case p.anonymous:
+		c.Stop(p.anonymous.Status, "application/json", p.anonymousBody)
+	default:
+		c.Stop(p.refused.Status, "application/json", p.refusedBody)
+	}
 }
 
 // decideLabels applies the lists to a consumer's labels: a whitelist admits a
