@@ -14,6 +14,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/validation"
 )
@@ -150,7 +151,8 @@ func (h *Handler) readConsumerGroup(w http.ResponseWriter, r *http.Request, gwID
 			e.Add(field+".name", fmt.Sprintf("plugin %q is not registered on this server", p.Name))
 			continue
 		}
-		if _, err := h.reg.New(p.Name, p.Settings); err != nil {
+		compiled, err := h.reg.New(p.Name, p.Settings)
+		if err != nil {
 			e.Merge(field+".settings", err)
 		}
 		if p.Enabled == nil {
@@ -159,6 +161,9 @@ func (h *Handler) readConsumerGroup(w http.ResponseWriter, r *http.Request, gwID
 		}
 		if p.Stage == "" {
 			p.Stage = def.Stage().String()
+		} else if st, err := plugin.ParseStage(p.Stage); err == nil && compiled != nil && !plugin.CanRun(compiled, st) {
+			// Accepted, such an entry would fail its members' requests with 500.
+			e.Add(field+".stage", fmt.Sprintf("plugin %q cannot run at %s (its stage is %s)", p.Name, st, def.Stage()))
 		}
 		if p.Priority == nil {
 			pr := def.Priority()

@@ -90,6 +90,8 @@ func TestConsumerGroups(t *testing.T) {
 			"required_plugins[0].name", "required_plugins[1].settings.blacklist", "required_plugins[2].name")
 		requireFields(t, e.do(http.MethodPost, groupsPath, `{"name":"x","required_plugins":[{"name":"consumer-restriction","stage":"later","settings":{"whitelist":["a"]}}]}`), "required_plugins[0].stage")
 		requireFields(t, e.do(http.MethodPost, groupsPath, `{"name":"x","members":[]}`), "members")
+		requireFields(t, e.do(http.MethodPost, groupsPath, `{"name":"x","required_plugins":[{"name":"consumer-restriction","stage":"post_response","settings":{"whitelist":["a"]}}]}`),
+			"required_plugins[0].stage") // a stage the plugin has no code for
 		requireFields(t, e.do(http.MethodPost, groupsPath, `{"name":"x","gateway_id":"other"}`), "gateway_id")
 		r := e.do(http.MethodPost, groupsPath, `{"name":"Premium Users"}`)
 		requireError(t, r, http.StatusConflict, "conflict")
