@@ -112,3 +112,23 @@ func BenchmarkProtectConsumerGroup(b *testing.B) {
 		b.Fatalf("handler saw %q", seen)
 	}
 }
+
+// BenchmarkProtectLimitCount measures a key-auth request on a route with a
+// limit-count keyed by consumer (never reached).
+func BenchmarkProtectLimitCount(b *testing.B) {
+	r := keyRoute("r", `{}`)
+	r.Plugins["limit-count"] = json.RawMessage(`{"count":1000000000,"time_window":60,"key_type":"consumer"}`)
+	f := newFixture(b, r)
+	f.consumer(consumer.Consumer{Username: "alice"})
+	f.key("alice", "k", benchKey(1))
+	h := f.gw.Protect("r", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	eventually(b, h, "/", map[string]string{"apikey": benchKey(1)}, http.StatusOK)
+	req := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	req.Header["Apikey"] = []string{benchKey(1)}
+	w := &nopWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+}

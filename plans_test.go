@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -181,4 +182,22 @@ func TestGatewayLevelPlugins(t *testing.T) {
 		w := do(h, http.MethodGet, "/", map[string]string{"apikey": "key-alice"})
 		return w.Code == http.StatusOK && w.Header().Get("X-RateLimit-Limit") == ""
 	}, 2*time.Second, 2*time.Millisecond, "removing the gateway's plugins applies")
+}
+
+// A limit keyed by consumer on a route without authentication counts by the
+// client address instead (the key falls back to it, as in APISIX).
+func TestConsumerKeyFallsBackToClientAddress(t *testing.T) {
+	open := route.Route{ID: "open", Plugins: map[string]json.RawMessage{"limit-count": limitCount(1)}}
+	f := newFixture(t, open)
+	h := f.gw.Protect("open", echo)
+	from := func(addr string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	require.Equal(t, http.StatusOK, from("198.51.100.1:1000"))
+	require.Equal(t, http.StatusTooManyRequests, from("198.51.100.1:2000"), "the same client address")
+	require.Equal(t, http.StatusOK, from("198.51.100.2:1000"), "another client address")
 }
