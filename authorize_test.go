@@ -166,3 +166,68 @@ func TestVirtualGroupsOfAPIs(t *testing.T) {
 	eventually(t, h, "/", map[string]string{"apikey": "key-billing"}, http.StatusOK)
 	eventually(t, h, "/", map[string]string{"apikey": "key-shop"}, http.StatusForbidden)
 }
+
+// An authorized entity names group g as "group_<g>" or as g itself, whatever
+// the shape of g's id; route r as "route_<r>", or as r itself when r starts
+// with "route_". So the ids of the Otoroshi reference ("group_payment_apis",
+// "route_process_payment") work as written, and so do the prefixed forms.
+func TestEntityReferencesOfBothShapes(t *testing.T) {
+	ctx := context.Background()
+	pay, ship, both := keyRoute("route_process_payment", `{}`), keyRoute("ship", `{}`), keyRoute("both", `{}`)
+	pay.Groups, ship.Groups, both.Groups = []string{"group_payment_apis"}, []string{"shipping"}, []string{"group_payment_apis", "shipping"}
+	f := newFixture(t, pay, ship, both)
+	f.group("group_payment_apis", "shipping", "group_other")
+	f.consumer(consumer.Consumer{Username: "alice"})
+	keys := map[string][]string{
+		"verbatim":       {"group_payment_apis"},       // the group's id as written
+		"double":         {"group_group_payment_apis"}, // group_ + its id
+		"ship-prefixed":  {"group_shipping"},
+		"ship-bare":      {"shipping"},
+		"route-verbatim": {"route_process_payment"},       // the route's id as written
+		"route-double":   {"route_route_process_payment"}, // route_ + its id
+		"route-short":    {"process_payment"},             // a bare id names a group, and there is none
+		"several":        {"group_payment_apis", "shipping"},
+		"other":          {"group_other"},
+	}
+	for name, ents := range keys {
+		f.key("alice", name, "key-"+name, func(c *credential.Credential) { c.AuthorizedEntities = ents })
+	}
+	want := map[string]map[string]int{ // route → key → status
+		"route_process_payment": {"verbatim": 200, "double": 200, "ship-prefixed": 403, "ship-bare": 403,
+			"route-verbatim": 200, "route-double": 200, "route-short": 403, "several": 200, "other": 403},
+		"ship": {"verbatim": 403, "double": 403, "ship-prefixed": 200, "ship-bare": 200,
+			"route-verbatim": 403, "route-double": 403, "route-short": 403, "several": 200, "other": 403},
+		"both": {"verbatim": 200, "double": 200, "ship-prefixed": 200, "ship-bare": 200,
+			"route-verbatim": 403, "route-double": 403, "route-short": 403, "several": 200, "other": 403},
+	}
+	for rid, row := range want {
+		for key, status := range row {
+			t.Run(fmt.Sprintf("route %s, key %s", rid, key), func(t *testing.T) {
+				eventually(t, f.gw.Protect(rid, echo), "/", map[string]string{"apikey": "key-" + key}, status)
+			})
+		}
+	}
+
+	// Moving a route to the other group at runtime.
+	_, _, err := f.st.PutRoute(ctx, "ship", func(cur *route.Route) (*route.Route, error) {
+		cur.Groups = []string{"group_payment_apis"}
+		return cur, nil
+	})
+	require.NoError(t, err)
+	h := f.gw.Protect("ship", echo)
+	eventually(t, h, "/", map[string]string{"apikey": "key-verbatim"}, http.StatusOK)
+	eventually(t, h, "/", map[string]string{"apikey": "key-double"}, http.StatusOK)
+	eventually(t, h, "/", map[string]string{"apikey": "key-ship-bare"}, http.StatusForbidden)
+	eventually(t, h, "/", map[string]string{"apikey": "key-ship-prefixed"}, http.StatusForbidden)
+
+	// Deleting the group: its references, in both shapes, admit nothing; the
+	// route's own references still do.
+	require.NoError(t, f.st.DeleteGroup(ctx, "group_payment_apis"))
+	p := f.gw.Protect("route_process_payment", echo)
+	for _, key := range []string{"verbatim", "double", "several"} {
+		eventually(t, p, "/", map[string]string{"apikey": "key-" + key}, http.StatusForbidden)
+	}
+	eventually(t, p, "/", map[string]string{"apikey": "key-route-verbatim"}, http.StatusOK)
+	eventually(t, p, "/", map[string]string{"apikey": "key-route-double"}, http.StatusOK)
+	eventually(t, f.gw.Protect("both", echo), "/", map[string]string{"apikey": "key-several"}, http.StatusOK) // still via shipping
+}

@@ -53,9 +53,10 @@ type compiledRoute struct {
 	// authorized on the route, one of its groups or its API may call it.
 	// Otherwise any authenticated consumer may.
 	grouped bool
-	// entities are the interned ids of the authorized entities that admit a
-	// credential: "route_<id>", "group_<g>" for each of its groups that
-	// exists, and "api_<api>" (the API's virtual group).
+	// entities are the interned ids of the authorized-entity entries that
+	// admit a credential: those naming the route, each of its groups that
+	// exists, and its API (the API's virtual group), as credential.EntityNames
+	// spells them.
 	entities []uint32
 	proxy    *httputil.ReverseProxy
 	// err is set when the stored route cannot be compiled (a plugin it names
@@ -136,14 +137,14 @@ func (g *Gateway) compile(r *route.Route) *compiledRoute {
 	cr := &compiledRoute{route: r, any: r.Mode() == route.AuthAny}
 	if len(r.Groups) > 0 || r.API != "" {
 		cr.grouped = true
-		cr.entities = append(cr.entities, g.view.entities.id(credential.EntityRoute+"_"+r.ID))
+		cr.admit(g.view.entities, credential.EntityRoute, r.ID)
 		for _, grp := range r.Groups {
 			if g.groups[grp] { // a group that does not exist (any more) admits nobody
-				cr.entities = append(cr.entities, g.view.entities.id(credential.EntityGroup+"_"+grp))
+				cr.admit(g.view.entities, credential.EntityGroup, grp)
 			}
 		}
 		if r.API != "" { // a virtual group: it exists while a route names it
-			cr.entities = append(cr.entities, g.view.entities.id(credential.EntityAPI+"_"+r.API))
+			cr.admit(g.view.entities, credential.EntityAPI, r.API)
 		}
 	}
 	type ranked struct {
@@ -239,6 +240,16 @@ func stripPrefix(path, prefix string) string {
 		rest = "/" + rest
 	}
 	return rest
+}
+
+// admit adds the entries that name the object kind/id
+// (credential.EntityNames) to those that admit a credential on cr.
+func (cr *compiledRoute) admit(t *entityTable, kind, id string) {
+	for _, name := range credential.EntityNames(kind, id) {
+		if e := t.id(name); !slices.Contains(cr.entities, e) {
+			cr.entities = append(cr.entities, e)
+		}
+	}
 }
 
 // authorized reports whether a credential's authorized entities admit it on

@@ -218,10 +218,12 @@ func identity(c *consumer.Consumer, credentialID string, anonymous bool) []crede
 	return out
 }
 
-// entityTable interns authorized-entity names ("group_x", "route_y",
-// "api_z") as small integers. It only grows, by the distinct names the
-// configuration has used; it is read and written by view writers, never on
-// the request path.
+// entityTable interns authorized-entity entries ("group_x", "route_y",
+// "payment_apis", ...) as small integers, as they are written: a route
+// compiles the entries that admit it (credential.EntityNames), a credential
+// the entries it holds, so that authorizing a request is a few integer
+// probes. It only grows, by the distinct entries the configuration has used;
+// it is read and written by view writers, never on the request path.
 type entityTable struct {
 	mu    sync.Mutex
 	names map[string]uint32
@@ -229,7 +231,7 @@ type entityTable struct {
 
 func newEntityTable() *entityTable { return &entityTable{names: map[string]uint32{}} }
 
-// id returns the id of a normalized entity name, assigning one if needed.
+// id returns the id of an entry, assigning one if needed.
 func (t *entityTable) id(name string) uint32 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -241,19 +243,18 @@ func (t *entityTable) id(name string) uint32 {
 	return id
 }
 
-// set returns the set of ids of entities as written on a credential: a bare
-// id names a group. Entries that do not parse are left out.
+// set returns the set of ids of the entries written on a credential. Entries
+// that are not valid are left out.
 func (t *entityTable) set(entities []string) credential.EntitySet {
 	if len(entities) == 0 {
 		return credential.EntitySet{}
 	}
 	out := make([]uint32, 0, len(entities))
 	for _, e := range entities {
-		kind, id, err := credential.ParseEntity(e)
-		if err != nil {
+		if credential.ValidateEntity(e) != nil {
 			continue
 		}
-		out = append(out, t.id(kind+"_"+id))
+		out = append(out, t.id(e))
 	}
 	return credential.NewEntitySet(out)
 }

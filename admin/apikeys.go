@@ -96,7 +96,7 @@ func apiKeyCredential(in *apiKeyBody) (*credential.Credential, error) {
 		e.Add("consumer", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
 	}
 	for i, ent := range in.AuthorizedEntities {
-		if _, _, err := credential.ParseEntity(ent); err != nil {
+		if err := credential.ValidateEntity(ent); err != nil {
 			e.Add("authorizedEntities", "entry "+strconv.Itoa(i)+": "+err.Error())
 			break
 		}
@@ -564,9 +564,14 @@ func (h *Handler) listAPIKeys(w http.ResponseWriter, r *http.Request) {
 	h.listAPIKeysWhere(w, r, nil)
 }
 
-// groupNamed returns whether ents authorize group id (as group_<id> or bare).
+// groupNamed returns whether ents authorize group id (credential.EntityNames).
 func groupNamed(ents []string, id string) bool {
-	return slices.Contains(ents, "group_"+id) || slices.Contains(ents, id)
+	for _, name := range credential.EntityNames(credential.EntityGroup, id) {
+		if slices.Contains(ents, name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Handler) listGroupAPIKeys(w http.ResponseWriter, r *http.Request) {

@@ -28,8 +28,10 @@ type Credential struct {
 	// settings. Once stored, secrets in it are sealed (hashed or encrypted) by
 	// the scheme; see Scheme.
 	Plugins map[string]json.RawMessage `json:"plugins"`
-	// AuthorizedEntities lists the service groups and routes the credential may
-	// call: "group_<id>", "route_<id>", "api_<id>", or a bare group id.
+	// AuthorizedEntities lists the service groups, routes and APIs the
+	// credential may call. An entry names group g when it is "group_<g>" or
+	// exactly g; route r when it is "route_<r>", or exactly r when r itself
+	// starts with "route_"; likewise API a with "api_" (see EntityNames).
 	AuthorizedEntities []string `json:"authorized_entities,omitempty"`
 	// Enabled is true unless the credential was switched off.
 	Enabled bool `json:"enabled"`
@@ -92,7 +94,7 @@ func (c *Credential) Validate(isScheme func(name string) bool) error {
 		e.Add("plugins", "must hold exactly one authentication plugin, not several")
 	}
 	for i, ent := range c.AuthorizedEntities {
-		if _, _, err := ParseEntity(ent); err != nil {
+		if err := ValidateEntity(ent); err != nil {
 			e.Add("authorized_entities", "entry "+strconv.Itoa(i)+": "+err.Error())
 			break
 		}

@@ -172,39 +172,39 @@ func TestCloneNil(t *testing.T) {
 	require.Nil(t, cp.Plugins)
 }
 
-func TestParseEntity(t *testing.T) {
+func TestValidateEntity(t *testing.T) {
+	for _, ok := range []string{
+		"group_x", "route_x", "api_x", "x", "my-group_1", "route_group_x", "group_payment_apis",
+		"group_" + strings.Repeat("a", 512), strings.Repeat("a", 512),
+	} {
+		require.NoError(t, credential.ValidateEntity(ok), ok)
+	}
+	for _, bad := range []string{
+		"", "group_", "route_", "api_", "group_a b", "a b", "route_a/b", "api_" + strings.Repeat("a", 513), strings.Repeat("a", 513), "é",
+	} {
+		require.Error(t, credential.ValidateEntity(bad), bad)
+	}
+}
+
+func TestEntityNames(t *testing.T) {
 	tests := []struct {
-		in       string
-		wantKind string
-		wantID   string
-		wantErr  bool
+		kind, id string
+		want     []string
 	}{
-		{"group_x", credential.EntityGroup, "x", false},
-		{"route_x", credential.EntityRoute, "x", false},
-		{"api_x", credential.EntityAPI, "x", false},
-		{"x", credential.EntityGroup, "x", false},
-		{"my-group_1", credential.EntityGroup, "my-group_1", false},
-		{"route_group_x", credential.EntityRoute, "group_x", false},
-		{"", "", "", true},
-		{"group_", "", "", true},
-		{"route_", "", "", true},
-		{"group_a b", "", "", true},
-		{"a b", "", "", true},
-		{"route_a/b", "", "", true},
-		{"api_" + strings.Repeat("a", 513), "", "", true},
+		// A group is named with the prefix or by its bare id, whatever its id.
+		{credential.EntityGroup, "payment_apis", []string{"group_payment_apis", "payment_apis"}},
+		{credential.EntityGroup, "group_payment_apis", []string{"group_group_payment_apis", "group_payment_apis"}},
+		{credential.EntityGroup, "route_x", []string{"group_route_x", "route_x"}},
+		// A route or an API by its bare id only when the id carries the prefix
+		// itself: a bare id names a group.
+		{credential.EntityRoute, "checkout", []string{"route_checkout"}},
+		{credential.EntityRoute, "route_process_payment", []string{"route_route_process_payment", "route_process_payment"}},
+		{credential.EntityAPI, "payments", []string{"api_payments"}},
+		{credential.EntityAPI, "api_payments", []string{"api_api_payments", "api_payments"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			kind, id, err := credential.ParseEntity(tt.in)
-			if tt.wantErr {
-				require.Error(t, err)
-				require.Empty(t, kind)
-				require.Empty(t, id)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.wantKind, kind)
-			require.Equal(t, tt.wantID, id)
+		t.Run(tt.kind+"/"+tt.id, func(t *testing.T) {
+			require.Equal(t, tt.want, credential.EntityNames(tt.kind, tt.id))
 		})
 	}
 }

@@ -14,21 +14,42 @@ const (
 	EntityAPI   = "api"
 )
 
-// ParseEntity splits an authorized entity into its kind and id:
-// "group_x", "route_x", "api_x", or a bare id, which names a group.
-func ParseEntity(s string) (kind, id string, err error) {
+// ValidateEntity reports why s cannot be an entry of authorized_entities, or
+// nil. An entry is an id (^[a-zA-Z0-9_-]+$, at most 512 characters), which
+// may follow one of the prefixes group_, route_ or api_; a prefix alone
+// ("group_") names nothing and is refused.
+func ValidateEntity(s string) error {
 	if s == "" {
-		return "", "", errors.New("must not be empty")
+		return errors.New("must not be empty")
 	}
-	kind, id = EntityGroup, s
 	for _, k := range [...]string{EntityGroup, EntityRoute, EntityAPI} {
 		if rest, ok := strings.CutPrefix(s, k+"_"); ok {
-			kind, id = k, rest
-			break
+			if rest == "" {
+				return errors.New("names nothing after " + k + "_")
+			}
+			if consumer.ValidName(rest) {
+				return nil
+			}
 		}
 	}
-	if !consumer.ValidName(id) {
-		return "", "", errors.New("id must match ^[a-zA-Z0-9_-]+$")
+	if !consumer.ValidName(s) {
+		return errors.New("id must match ^[a-zA-Z0-9_-]+$")
 	}
-	return kind, id, nil
+	return nil
+}
+
+// EntityNames returns the authorized-entity entries that name the object of
+// kind (EntityGroup, EntityRoute or EntityAPI) whose id is id: "<kind>_<id>",
+// and id itself when it is a group's (a bare id names a group) or already
+// starts with "<kind>_". So a group "payment_apis" is named by
+// "group_payment_apis" and "payment_apis"; a group "group_payment_apis" by
+// "group_group_payment_apis" and "group_payment_apis"; a route
+// "route_checkout" by "route_route_checkout" and "route_checkout"; a route
+// "checkout" only by "route_checkout".
+func EntityNames(kind, id string) []string {
+	prefixed := kind + "_" + id
+	if kind == EntityGroup || strings.HasPrefix(id, kind+"_") {
+		return []string{prefixed, id}
+	}
+	return []string{prefixed}
 }
