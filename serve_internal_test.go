@@ -34,9 +34,9 @@ func BenchmarkAuthorized(b *testing.B) {
 	entities = append(entities, "route-group-09") // a bare id names a group
 	m := &credential.Match{Entities: v.entities.set(entities)}
 	cr := &compiledRoute{grouped: true}
-	cr.entities = append(cr.entities, v.entities.id("route_r"))
+	cr.admit(v.entities, credential.EntityRoute, "r")
 	for i := range 10 {
-		cr.entities = append(cr.entities, v.entities.id(fmt.Sprintf("group_route-group-%02d", i)))
+		cr.admit(v.entities, credential.EntityGroup, fmt.Sprintf("route-group-%02d", i))
 	}
 	if !cr.authorized(m) || cr.authorized(&credential.Match{Entities: v.entities.set(entities[:99])}) {
 		b.Fatal("wrong decision")

@@ -63,8 +63,13 @@ func (v *view) anonymous(username string) (*credential.Match, bool) {
 	return e.anon, true
 }
 
-// load replaces the whole view with a snapshot.
+// load replaces the whole view with a snapshot. A credential the snapshot
+// holds unchanged keeps what the view compiled from it (and so the entries of
+// the caches of verified credentials).
 func (v *view) load(s *store.Snapshot) {
+	v.mu.RLock()
+	prev := v.consumers // written only by view writers, which are serialized
+	v.mu.RUnlock()
 	consumers := make(map[string]*consumerEntry, len(s.Consumers))
 	for _, c := range s.Consumers {
 		consumers[c.Username] = newEntry(c)
@@ -79,8 +84,17 @@ func (v *view) load(s *store.Snapshot) {
 		if !ok {
 			continue
 		}
+		var m *credential.Match
+		if old, ok := prev[cr.Consumer]; ok {
+			if om := old.matches[cr.ID]; om != nil && om.Credential.Equal(cr) {
+				cr, m = om.Credential, rebind(om, e.c)
+			}
+		}
 		e.creds[cr.ID] = cr
-		if m := v.newMatch(e.c, cr); m != nil {
+		if m == nil {
+			m = v.newMatch(e.c, cr)
+		}
+		if m != nil {
 			e.matches[cr.ID] = m
 			matches = append(matches, m)
 		}
@@ -113,7 +127,14 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 		e.creds = old.creds
 	}
 	for id, cr := range e.creds {
-		if m := v.newMatch(c, cr); m != nil {
+		var m *credential.Match
+		if had {
+			m = rebind(old.matches[id], c)
+		}
+		if m == nil {
+			m = v.newMatch(c, cr)
+		}
+		if m != nil {
 			e.matches[id] = m
 			add = append(add, m)
 		}
@@ -192,6 +213,24 @@ func (v *view) newMatch(c *consumer.Consumer, cr *credential.Credential) *creden
 		Secret:     secret,
 		Entities:   v.entities.set(cr.AuthorizedEntities),
 		Headers:    identity(c, cr.ID, false),
+	}
+}
+
+// rebind returns a copy of m for consumer c, the new version of m's
+// consumer: the credential, its compiled secret and entities are kept as
+// they are (the credential did not change), so that caches of verified
+// credentials, which compare Match.Credential, keep their entries across a
+// consumer-only change. It returns nil when m is nil.
+func rebind(m *credential.Match, c *consumer.Consumer) *credential.Match {
+	if m == nil {
+		return nil
+	}
+	return &credential.Match{
+		Identity:   consumer.Identity{Consumer: c, CredentialID: m.Credential.ID},
+		Credential: m.Credential,
+		Secret:     m.Secret,
+		Entities:   m.Entities,
+		Headers:    identity(c, m.Credential.ID, false),
 	}
 }
 

@@ -4,7 +4,9 @@
 package credential
 
 import (
+	"bytes"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -117,4 +119,28 @@ func (c *Credential) Clone() *Credential {
 		out.ExpiresAt = &t
 	}
 	return &out
+}
+
+// Equal reports whether c and o hold the same credential: every field equal,
+// instants compared with time.Time.Equal, settings byte for byte. The
+// gateway's view uses it to keep what it compiled from a credential that a
+// full reload read again unchanged.
+func (c *Credential) Equal(o *Credential) bool {
+	if c == nil || o == nil {
+		return c == o
+	}
+	if c.ID != o.ID || c.Consumer != o.Consumer || c.Name != o.Name || c.Enabled != o.Enabled ||
+		c.ConsumerGroup != o.ConsumerGroup || c.Lookup != o.Lookup ||
+		!c.CreatedAt.Equal(o.CreatedAt) || !c.UpdatedAt.Equal(o.UpdatedAt) ||
+		(c.ExpiresAt == nil) != (o.ExpiresAt == nil) || c.ExpiresAt != nil && !c.ExpiresAt.Equal(*o.ExpiresAt) ||
+		!slices.Equal(c.AuthorizedEntities, o.AuthorizedEntities) || len(c.Plugins) != len(o.Plugins) {
+		return false
+	}
+	for name, v := range c.Plugins {
+		w, ok := o.Plugins[name]
+		if !ok || !bytes.Equal(v, w) {
+			return false
+		}
+	}
+	return true
 }

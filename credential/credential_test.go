@@ -228,3 +228,35 @@ func TestAuthError(t *testing.T) {
 	require.Equal(t, "Missing API key", e.Error())
 	require.False(t, errors.Is(e, validation.ErrInvalid))
 }
+
+func TestCredentialEqual(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	exp := at.Add(time.Hour)
+	base := &credential.Credential{ID: "c", Consumer: "alice", Name: "n", Enabled: true, Lookup: "k:1",
+		Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{"a":1}`)}, AuthorizedEntities: []string{"g"},
+		ExpiresAt: &exp, CreatedAt: at, UpdatedAt: at}
+	require.True(t, base.Equal(base.Clone()))
+	inZone := base.Clone()
+	inZone.UpdatedAt = at.In(time.FixedZone("x", 3600)) // the same instant
+	require.True(t, base.Equal(inZone))
+	require.True(t, (*credential.Credential)(nil).Equal(nil))
+	require.False(t, base.Equal(nil))
+	for name, change := range map[string]func(c *credential.Credential){
+		"id":       func(c *credential.Credential) { c.ID = "d" },
+		"consumer": func(c *credential.Credential) { c.Consumer = "bob" },
+		"name":     func(c *credential.Credential) { c.Name = "m" },
+		"enabled":  func(c *credential.Credential) { c.Enabled = false },
+		"lookup":   func(c *credential.Credential) { c.Lookup = "k:2" },
+		"group":    func(c *credential.Credential) { c.ConsumerGroup = "g" },
+		"updated":  func(c *credential.Credential) { c.UpdatedAt = at.Add(1) },
+		"expiry":   func(c *credential.Credential) { c.ExpiresAt = nil },
+		"entities": func(c *credential.Credential) { c.AuthorizedEntities = []string{"h"} },
+		"settings": func(c *credential.Credential) { c.Plugins["key-auth"] = json.RawMessage(`{"a":2}`) },
+		"plugin":   func(c *credential.Credential) { c.Plugins = map[string]json.RawMessage{"basic-auth": json.RawMessage(`{"a":1}`)} },
+	} {
+		c := base.Clone()
+		change(c)
+		require.False(t, base.Equal(c), name)
+		require.False(t, c.Equal(base), name)
+	}
+}
