@@ -252,7 +252,9 @@ func TestCredentialEqual(t *testing.T) {
 		"expiry":   func(c *credential.Credential) { c.ExpiresAt = nil },
 		"entities": func(c *credential.Credential) { c.AuthorizedEntities = []string{"h"} },
 		"settings": func(c *credential.Credential) { c.Plugins["key-auth"] = json.RawMessage(`{"a":2}`) },
-		"plugin":   func(c *credential.Credential) { c.Plugins = map[string]json.RawMessage{"basic-auth": json.RawMessage(`{"a":1}`)} },
+		"plugin": func(c *credential.Credential) {
+			c.Plugins = map[string]json.RawMessage{"basic-auth": json.RawMessage(`{"a":1}`)}
+		},
 	} {
 		c := base.Clone()
 		change(c)
