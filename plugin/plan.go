@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/gatehousehq/gatehouse/consumer"
 )
 
 // Errors NewPlan wraps; match them with errors.Is.
@@ -40,6 +42,26 @@ func WithLogger(l *slog.Logger) PlanOption {
 	}
 }
 
+// WithCaller tells NewPlan whom the plan is for: the route and the consumer
+// (nil on a route without authentication) of every request it will serve.
+// Entries whose Plugin is a Binder are then bound to them.
+func WithCaller(routeID string, c *consumer.Consumer) PlanOption {
+	return func(p *Plan) { p.caller, p.route, p.consumer = true, routeID, c }
+}
+
+// Binder is implemented by plugins that can prepare, once per plan, what they
+// would otherwise work out on every request from the route and the consumer:
+// a rate limiter forms its counter keys. A gateway builds one plan per
+// (route, consumer) pair and builds it again when either changes, so a bound
+// plugin may keep anything derived from them. Bind returns the plugin to run
+// in the plan, which must run at the same stages as the Binder itself.
+type Binder interface {
+	Plugin
+	// Bind returns the plugin for the requests of consumer c (nil on a route
+	// without authentication) on route routeID.
+	Bind(routeID string, c *consumer.Consumer) Plugin
+}
+
 // Plan is the merged, ordered plugin chain of one (route, consumer) pair,
 // built once (see Cache) and then run for every request with Serve. It is
 // immutable and safe for concurrent use. A nil *Plan is the empty plan.
@@ -54,6 +76,10 @@ type Plan struct {
 	// PreResponse plugin needs it). wrap: the writer must be wrapped.
 	hold, buffer, wrap bool
 	log                *slog.Logger
+	// caller, route and consumer are WithCaller's: what Binders are bound to.
+	caller   bool
+	route    string
+	consumer *consumer.Consumer
 }
 
 type step struct {
@@ -76,6 +102,9 @@ type member struct {
 // Parallel entries form one group, run concurrently where its first member
 // stands; PreResponse ignores Parallel (its plugins change one response, each
 // seeing the changes before it).
+//
+// With WithCaller, each winning entry whose Plugin is a Binder runs as what
+// its Bind returns.
 //
 // It fails, wrapping ErrDuplicate, when one level names a plugin twice, and,
 // wrapping ErrStage, when an enabled entry has no Plugin, an unknown stage, or
@@ -109,6 +138,9 @@ func NewPlan(l Levels, opts ...PlanOption) (*Plan, error) {
 	for _, c := range winners {
 		if c.Disabled {
 			continue
+		}
+		if b, ok := c.Plugin.(Binder); ok && p.caller {
+			c.Plugin = b.Bind(p.route, p.consumer)
 		}
 		if err := checkStage(c); err != nil {
 			return nil, err

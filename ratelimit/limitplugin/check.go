@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/ratelimit"
 )
@@ -136,17 +137,26 @@ var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 // outage is logged. In steady state (the keys of c cached, the limiter
 // knowing them) Check does not allocate.
 func (p *Limiter) Check(ctx context.Context, c Caller) Outcome {
+	var keys [maxLimits]string
+	for i := range p.n {
+		keys[i] = p.key(i, &c)
+	}
+	return p.check(ctx, &keys)
+}
+
+// check is Check with the keys of the limits formed.
+func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string) Outcome {
 	o := Outcome{p: p, refused: -1}
 	var err error
 	allowed := false
 	if p.n == 1 {
 		var d ratelimit.Decision
-		d, err = p.set.limiter.Allow(ctx, p.key(0, &c), p.limits[0].limit, 1)
+		d, err = p.set.limiter.Allow(ctx, keys[0], p.limits[0].limit, 1)
 		o.dec[0], allowed = d, d.Allowed
 	} else {
 		sc := scratchPool.Get().(*scratch)
 		for i := range p.n {
-			sc.reqs[i] = ratelimit.Request{Key: p.key(i, &c), Limit: p.limits[i].limit}
+			sc.reqs[i] = ratelimit.Request{Key: keys[i], Limit: p.limits[i].limit}
 		}
 		allowed, err = ratelimit.AllowAll(ctx, p.set.limiter, sc.reqs[:p.n], 1, sc.out[:p.n])
 		copy(o.dec[:], sc.out[:p.n])
@@ -280,23 +290,12 @@ var jsonContentType = []string{"application/json"}
 //   - on a refusal, Retry-After (RetryAfter), also the t and
 //     X-RateLimit-Reset of the limit that refused.
 //
-// The value slices of X-RateLimit-Limit and RateLimit-Policy are shared
-// between responses: do not change them in place.
+// The value slices are shared (between responses for X-RateLimit-Limit and
+// RateLimit-Policy, between the fields of one response for the others): do
+// not change them in place. The fields of one response cost one allocation.
 func (o *Outcome) WriteHeaders(h http.Header) {
-	var f fields
-	if !o.fields(&f) {
-		return
-	}
-	// One allocation for the slices of the dynamic values.
-	vals := make([]string, 4)
-	copy(vals, f.dyn[:])
-	h[hdrLimit] = f.limit
-	h[hdrRemaining] = vals[0:1:1]
-	h[hdrReset] = vals[1:2:2]
-	h[hdrPolicy] = o.p.policy
-	h[hdrRateLimit] = vals[2:3:3]
-	if f.dyn[3] != "" {
-		h[hdrRetryAfter] = vals[3:4:4]
+	if f := o.fields(); f != nil {
+		f.WriteHeaders(h)
 	}
 }
 
@@ -304,30 +303,51 @@ func (o *Outcome) WriteHeaders(h http.Header) {
 // (canonical) and value, for executors that record response headers one at a
 // time.
 func (o *Outcome) EachHeader(set func(name, value string)) {
-	var f fields
-	if !o.fields(&f) {
+	f := o.fields()
+	if f == nil {
 		return
 	}
-	set(hdrLimit, f.limit[0])
-	set(hdrRemaining, f.dyn[0])
-	set(hdrReset, f.dyn[1])
-	set(hdrPolicy, o.p.policy[0])
-	set(hdrRateLimit, f.dyn[2])
-	if f.dyn[3] != "" {
-		set(hdrRetryAfter, f.dyn[3])
+	h := http.Header{}
+	f.WriteHeaders(h)
+	for _, name := range [...]string{hdrLimit, hdrRemaining, hdrReset, hdrPolicy, hdrRateLimit, hdrRetryAfter} {
+		if v := h[name]; len(v) > 0 {
+			set(name, v[0])
+		}
 	}
 }
 
-// fields holds the values of the rate-limit fields.
-type fields struct {
-	limit []string
-	dyn   [4]string // X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, Retry-After
+// fieldBlock holds the rate-limit fields of one response in one allocation:
+// the values that change with each decision point into buf, and it is the
+// plugin.HeaderWriter the executor runs when the response is sent.
+type fieldBlock struct {
+	p     *Limiter
+	head  int
+	retry bool
+	vals  [4]string // X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, Retry-After
+	buf   [96]byte
 }
 
-// fields computes the rate-limit fields; false when there are none.
-func (o *Outcome) fields(f *fields) bool {
+// maxFields is the most bytes the changing values take: four limits of
+// int64 counts and resets, the longest limit name, and three more numbers.
+const maxFields = maxLimits*(len(`"per_consumer";r=;t=, `)+2*20) + 3*20
+
+// WriteHeaders sets the fields on h (plugin.HeaderWriter).
+func (f *fieldBlock) WriteHeaders(h http.Header) {
+	h[hdrLimit] = f.p.limits[f.head].countValue
+	h[hdrRemaining] = f.vals[0:1:1]
+	h[hdrReset] = f.vals[1:2:2]
+	h[hdrPolicy] = f.p.policy
+	h[hdrRateLimit] = f.vals[2:3:3]
+	if f.retry {
+		h[hdrRetryAfter] = f.vals[3:4:4]
+	}
+}
+
+// fields prepares the rate-limit fields (see WriteHeaders); nil when there
+// are none.
+func (o *Outcome) fields() *fieldBlock {
 	if o.p == nil || o.err != nil {
-		return false
+		return nil
 	}
 	p := o.p
 	head := o.refused
@@ -341,8 +361,14 @@ func (o *Outcome) fields(f *fields) bool {
 		}
 	}
 	retry := o.RetryAfter()
-	var buf [256]byte
-	b := buf[:0]
+	// The values one after the other: remaining, reset, RateLimit and
+	// Retry-After; ends[i] is where value i ends.
+	var tmp [maxFields]byte
+	var ends [4]int
+	b := strconv.AppendInt(tmp[:0], o.dec[head].Remaining, 10)
+	ends[0] = len(b)
+	b = strconv.AppendInt(b, o.resetSeconds(head, retry), 10)
+	ends[1] = len(b)
 	for i := range p.n {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -354,14 +380,26 @@ func (o *Outcome) fields(f *fields) bool {
 		b = append(b, ";t="...)
 		b = strconv.AppendInt(b, o.resetSeconds(i, retry), 10)
 	}
-	f.limit = p.limits[head].countValue
-	f.dyn[0] = strconv.FormatInt(o.dec[head].Remaining, 10)
-	f.dyn[1] = strconv.FormatInt(o.resetSeconds(head, retry), 10)
-	f.dyn[2] = string(b)
+	ends[2] = len(b)
 	if retry > 0 {
-		f.dyn[3] = strconv.FormatInt(retry, 10)
+		b = strconv.AppendInt(b, retry, 10)
 	}
-	return true
+	ends[3] = len(b)
+
+	f := &fieldBlock{p: p, head: head, retry: retry > 0}
+	buf := f.buf[:]
+	if len(b) > len(buf) {
+		buf = make([]byte, len(b)) // counts too long for the block: rare
+	}
+	copy(buf, b)
+	start := 0
+	for i, end := range ends {
+		if end > start {
+			f.vals[i] = unsafe.String(&buf[start], end-start)
+		}
+		start = end
+	}
+	return f
 }
 
 // resetSeconds is limit i's reset in whole seconds: the refusal's

@@ -20,6 +20,17 @@ const maxRawValue = 128
 // key returns the key of limit i for c, from the cache when it can.
 func (p *Limiter) key(i int, c *Caller) string {
 	spec := &p.limits[i]
+	k := p.keyParts(i, c)
+	kc := p.set.keys
+	if kc == nil || len(k.s) > maxRawValue {
+		return p.buildKey(spec, &k)
+	}
+	return kc.get(&k, p, spec)
+}
+
+// keyParts returns what the key of limit i for c is built from.
+func (p *Limiter) keyParts(i int, c *Caller) cacheKey {
+	spec := &p.limits[i]
 	k := cacheKey{inst: p.id, idx: uint8(i), scope: c.Scope}
 	switch spec.dim {
 	case dimConsumer:
@@ -42,11 +53,14 @@ func (p *Limiter) key(i int, c *Caller) string {
 			k.addr = normalAddr(c.Addr)
 		}
 	}
-	kc := p.set.keys
-	if kc == nil || len(k.s) > maxRawValue {
-		return p.buildKey(spec, &k)
-	}
-	return kc.get(&k, p, spec)
+	return k
+}
+
+// requestKey reports whether limit i's key for c depends on more than c's
+// consumer, group, route and scope: the client address, a header.
+func (p *Limiter) requestKey(i int, k *cacheKey) bool {
+	d := p.limits[i].dim
+	return d == dimIP || d == dimHeader || k.fallback
 }
 
 func normalAddr(a netip.Addr) netip.Addr {

@@ -1,6 +1,9 @@
 package limitplugin
 
-import "github.com/gatehousehq/gatehouse/plugin"
+import (
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/plugin"
+)
 
 // Scoped is a Limiter bound to the place it is configured at: it runs at
 // pre_request in the staged executor (plugin.PreRequestPlugin).
@@ -20,10 +23,19 @@ func (p *Limiter) Scoped(scope string) *Scoped { return &Scoped{Limiter: p, scop
 // check stops the request with its 429 (or rejected_code) or 500.
 func (s *Scoped) PreRequest(c *plugin.Call) { s.Limiter.run(c, s.scope) }
 
+// Bind returns s for the requests of consumer c on route routeID
+// (plugin.Binder): the keys of the limits that depend only on them are
+// formed once, for every request of the plan.
+func (s *Scoped) Bind(routeID string, c *consumer.Consumer) plugin.Plugin {
+	return s.Limiter.bind(s.scope, routeID, c)
+}
+
 // PreRequest runs p unscoped: instances with the same counting settings share
 // counters wherever they are configured. The gateway runs Scoped instances.
 func (p *Limiter) PreRequest(c *plugin.Call) { p.run(c, "") }
 
+// run charges a request of an instance that was not bound to its plan: its
+// keys come from the key cache.
 func (p *Limiter) run(c *plugin.Call, scope string) {
 	r := c.Request()
 	caller := Caller{Route: c.RouteID(), Scope: scope, Header: r.Header, Addr: p.set.resolver.Resolve(r)}
@@ -31,14 +43,78 @@ func (p *Limiter) run(c *plugin.Call, scope string) {
 		caller.Consumer, caller.Group = cons.Username, cons.GroupID
 	}
 	o := p.Check(r.Context(), caller)
-	o.EachHeader(c.SetHeader)
+	o.record(c)
 	if o.Verdict() != Allowed {
-		status, contentType, body := o.Response()
-		c.Stop(status, contentType, body)
+		c.Stop(o.Response())
+	}
+}
+
+// Bind is Scoped.Bind for p unscoped.
+func (p *Limiter) Bind(routeID string, c *consumer.Consumer) plugin.Plugin { return p.bind("", routeID, c) }
+
+// Bound is a Limiter bound to one route and consumer (plugin.Binder): the
+// keys that depend only on them are formed already, so that a request forms
+// only those that depend on it (client address, header value).
+type Bound struct {
+	p      *Limiter
+	caller Caller
+	// keys are the formed keys; "" where the key depends on the request.
+	keys    [maxLimits]string
+	dynamic bool
+}
+
+func (p *Limiter) bind(scope, routeID string, c *consumer.Consumer) *Bound {
+	b := &Bound{p: p, caller: Caller{Route: routeID, Scope: scope}}
+	if c != nil {
+		b.caller.Consumer, b.caller.Group = c.Username, c.GroupID
+	}
+	for i := range p.n {
+		k := p.keyParts(i, &b.caller)
+		if p.requestKey(i, &k) {
+			b.dynamic = true
+			continue
+		}
+		b.keys[i] = p.buildKey(&p.limits[i], &k)
+	}
+	return b
+}
+
+// Name returns the plugin's name.
+func (b *Bound) Name() string { return b.p.name }
+
+// PreRequest charges the request (see Scoped.PreRequest).
+func (b *Bound) PreRequest(c *plugin.Call) {
+	p := b.p
+	r := c.Request()
+	keys := b.keys
+	if b.dynamic {
+		caller := b.caller
+		caller.Header, caller.Addr = r.Header, p.set.resolver.Resolve(r)
+		for i := range p.n {
+			if keys[i] == "" {
+				keys[i] = p.key(i, &caller)
+			}
+		}
+	}
+	o := p.check(r.Context(), &keys)
+	o.record(c)
+	if o.Verdict() != Allowed {
+		c.Stop(o.Response())
+	}
+}
+
+// record has c set the outcome's rate-limit fields on the response.
+func (o *Outcome) record(c *plugin.Call) {
+	if f := o.fields(); f != nil {
+		c.SetHeaders(f)
 	}
 }
 
 var (
+	_ plugin.HeaderWriter     = (*fieldBlock)(nil)
 	_ plugin.PreRequestPlugin = (*Limiter)(nil)
 	_ plugin.PreRequestPlugin = (*Scoped)(nil)
+	_ plugin.PreRequestPlugin = (*Bound)(nil)
+	_ plugin.Binder           = (*Scoped)(nil)
+	_ plugin.Binder           = (*Limiter)(nil)
 )
