@@ -50,7 +50,9 @@ func (p *Limiter) run(c *plugin.Call, scope string) {
 }
 
 // Bind is Scoped.Bind for p unscoped.
-func (p *Limiter) Bind(routeID string, c *consumer.Consumer) plugin.Plugin { return p.bind("", routeID, c) }
+func (p *Limiter) Bind(routeID string, c *consumer.Consumer) plugin.Plugin {
+	return p.bind("", routeID, c)
+}
 
 // Bound is a Limiter bound to one route and consumer (plugin.Binder): the
 // keys that depend only on them are formed already, so that a request forms
