@@ -245,18 +245,29 @@ func (h *Handler) readAPIKey(w http.ResponseWriter, r *http.Request) (*apiKeyBod
 // of a key written through the generic credentials endpoint; such a key
 // also keeps its credential name.
 func (h *Handler) writeAPIKey(w http.ResponseWriter, r *http.Request, username, credID string, in *apiKeyBody, create, mustExist bool) {
-	id := in.ClientID
-	msgs := apiKeyMessages(id)
 	var reveal json.RawMessage
-	out, created, err := h.store.PutCredential(r.Context(), username, credID, func(cur *credential.Credential) (*credential.Credential, error) {
-		reveal = nil
+	out, created, err := h.store.PutCredential(r.Context(), username, credID, h.apiKeyMutator(username, in, create, mustExist, &reveal))
+	if err != nil {
+		h.failAPIKey(w, r, err, username, in.ClientID)
+		return
+	}
+	h.answerAPIKey(w, r, in.ClientID, out, created, reveal)
+}
+
+// apiKeyMutator returns the mutator that writes in as a credential of
+// username, validated and sealed; see writeAPIKey. The mutator sets *reveal
+// to the settings with a generated secret, if any.
+func (h *Handler) apiKeyMutator(username string, in *apiKeyBody, create, mustExist bool, reveal *json.RawMessage) store.Mutator[credential.Credential] {
+	id := in.ClientID
+	return func(cur *credential.Credential) (*credential.Credential, error) {
+		*reveal = nil
 		switch {
 		case cur != nil && create:
 			return nil, conflict{msg: fmt.Sprintf("an API key with clientId %q already exists", id), field: "clientId"}
 		case cur != nil && cur.Scheme() != apikey.Name:
 			return nil, conflict{msg: fmt.Sprintf("consumer %q already has a credential %q that is not an API key", username, id), field: "clientId"}
 		case cur == nil && mustExist:
-			return nil, notFound{msg: msgs.notFound}
+			return nil, notFound{msg: apiKeyMessages(id).notFound}
 		}
 		next, err := apiKeyCredential(in)
 		if err != nil {
@@ -265,29 +276,43 @@ func (h *Handler) writeAPIKey(w http.ResponseWriter, r *http.Request, username, 
 		if cur != nil {
 			next.ID, next.Name = cur.ID, cur.Name
 		}
-		if reveal, err = h.sealAPIKey(next, cur); err != nil {
+		if *reveal, err = h.sealAPIKey(next, cur); err != nil {
 			return nil, err
 		}
 		return next, nil
-	})
-	if err != nil {
-		var own conflict
-		if errors.Is(err, store.ErrConflict) && !errors.As(err, &own) {
-			err = conflict{msg: fmt.Sprintf("the clientId %q is already in use by another credential", id), field: "clientId"}
-		}
-		h.fail(w, r, err, messages{notFound: consumerMessages(username).notFound, conflict: msgs.conflict})
-		return
 	}
+}
+
+// failAPIKey answers the failed write of API key clientID under username.
+// The store's conflicts name the clientId: a credential of the consumer
+// already has it as its name, or another credential has it as its key.
+func (h *Handler) failAPIKey(w http.ResponseWriter, r *http.Request, err error, username, clientID string) {
+	var ce *store.ConflictError
+	if errors.As(err, &ce) {
+		switch ce.Rule {
+		case store.ConflictCredentialName:
+			err = conflict{msg: fmt.Sprintf("consumer %q already has a credential named %q", ce.Consumer, ce.Name), field: "clientId"}
+		case store.ConflictCredentialLookup:
+			err = conflict{msg: fmt.Sprintf("the clientId %q is already in use by another credential", clientID), field: "clientId"}
+		}
+	}
+	h.fail(w, r, err, messages{notFound: consumerMessages(username).notFound, conflict: apiKeyMessages(clientID).conflict})
+}
+
+// answerAPIKey answers with the stored key clientID; 201 when it was created.
+func (h *Handler) answerAPIKey(w http.ResponseWriter, r *http.Request, clientID string, out *credential.Credential, created bool, reveal json.RawMessage) {
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		w.Header().Set("Location", location(r, "/api/apikeys/"+url.PathEscape(id)))
+		w.Header().Set("Location", location(r, "/api/apikeys/"+url.PathEscape(clientID)))
 	}
 	writeJSON(w, status, h.apiKeyView(out, reveal))
 }
 
 // createAPIKeyFor creates in, adding group to its authorized entities when
-// group is not empty.
+// group is not empty. A key that names no consumer is created with its own
+// consumer, in one atomic write: when the key cannot be stored, the consumer
+// is not either.
 func (h *Handler) createAPIKeyFor(w http.ResponseWriter, r *http.Request, in *apiKeyBody) {
 	ctx := r.Context()
 	if in.ClientID == "" {
@@ -314,21 +339,18 @@ func (h *Handler) createAPIKeyFor(w http.ResponseWriter, r *http.Request, in *ap
 	username := in.Consumer
 	if username == "" {
 		username = in.ClientID
-		_, _, err := h.store.PutConsumer(ctx, username, func(cur *consumer.Consumer) (*consumer.Consumer, error) {
+		var reveal json.RawMessage
+		_, out, err := h.store.PutConsumerWithCredential(ctx, username, func(cur *consumer.Consumer) (*consumer.Consumer, error) {
 			if cur != nil {
 				return nil, conflict{msg: fmt.Sprintf("a consumer named %q already exists: name it in consumer, or choose another clientId", username), field: "consumer"}
 			}
 			return &consumer.Consumer{Username: username, Desc: "owner of API key " + in.ClientID, Labels: map[string]string{ownedLabel: ownedValue}}, nil
-		})
+		}, in.ClientID, h.apiKeyMutator(username, in, true, false, &reveal))
 		if err != nil {
-			h.fail(w, r, err, messages{})
+			h.failAPIKey(w, r, err, username, in.ClientID)
 			return
 		}
-		rec := &statusRecorder{ResponseWriter: w}
-		h.writeAPIKey(rec, r, username, in.ClientID, in, true, false)
-		if rec.status != http.StatusCreated {
-			_ = h.store.DeleteConsumer(ctx, username) // all or nothing
-		}
+		h.answerAPIKey(w, r, in.ClientID, out, true, reveal)
 		return
 	}
 	if _, err := h.store.GetConsumer(ctx, username); errors.Is(err, store.ErrNotFound) {
@@ -336,17 +358,6 @@ func (h *Handler) createAPIKeyFor(w http.ResponseWriter, r *http.Request, in *ap
 		return
 	}
 	h.writeAPIKey(w, r, username, in.ClientID, in, true, false)
-}
-
-// statusRecorder remembers the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
 }
 
 func (h *Handler) createAPIKey(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -209,7 +210,7 @@ func (h *Handler) createConsumerGroup(w http.ResponseWriter, r *http.Request) {
 		return in.Clone(), nil
 	})
 	if err != nil {
-		h.fail(w, r, err, msgs)
+		h.fail(w, r, consumerGroupConflict(err, gwID), msgs)
 		return
 	}
 	w.Header().Set("Location", location(r, "/api/v1/gateways/"+url.PathEscape(gwID)+"/consumer-groups/"+url.PathEscape(in.ID)))
@@ -241,7 +242,7 @@ func (h *Handler) putConsumerGroup(w http.ResponseWriter, r *http.Request) {
 		return in.Clone(), nil
 	})
 	if err != nil {
-		h.fail(w, r, err, msgs)
+		h.fail(w, r, consumerGroupConflict(err, gwID), msgs)
 		return
 	}
 	status := http.StatusOK
@@ -330,11 +331,6 @@ func (h *Handler) createGroupKey(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotImplemented, codeNotImplemented, "the key-auth plugin is not registered on this server: consumer groups cannot issue keys"))
 		return
 	}
-	ctx := r.Context()
-	if err := h.placeInGroup(ctx, in.UserID, g); err != nil {
-		h.fail(w, r, err, messages{})
-		return
-	}
 	key := keyauth.GenerateKey()
 	settings, _ := json.Marshal(map[string]string{"key": key})
 	sealed, err := s.Seal(settings, nil)
@@ -343,12 +339,15 @@ func (h *Handler) createGroupKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := newID()
-	out, _, err := h.store.PutCredential(ctx, in.UserID, id, func(cur *credential.Credential) (*credential.Credential, error) {
-		return &credential.Credential{
-			ID: id, Consumer: in.UserID, Name: "group-key-" + id, Enabled: true, ExpiresAt: in.ExpiresAt,
-			Plugins: map[string]json.RawMessage{keyauth.Name: sealed.Stored}, Lookup: sealed.Lookup, ConsumerGroup: g.ID,
-		}, nil
-	})
+	// The consumer and its key are written together: a key that cannot be
+	// stored leaves no consumer behind, nor one moved into the group.
+	_, out, err := h.store.PutConsumerWithCredential(r.Context(), in.UserID, groupMember(in.UserID, g), id,
+		func(*credential.Credential) (*credential.Credential, error) {
+			return &credential.Credential{
+				ID: id, Consumer: in.UserID, Name: "group-key-" + id, Enabled: true, ExpiresAt: in.ExpiresAt,
+				Plugins: map[string]json.RawMessage{keyauth.Name: sealed.Stored}, Lookup: sealed.Lookup, ConsumerGroup: g.ID,
+			}, nil
+		})
 	if err != nil {
 		h.fail(w, r, err, messages{conflict: "the generated key collides with another credential; try again"})
 		return
@@ -359,11 +358,11 @@ func (h *Handler) createGroupKey(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, v)
 }
 
-// placeInGroup makes sure consumer username exists and belongs to g: a
-// missing consumer is created in g, one without a group joins g, and one in
-// another group is a conflict (a consumer belongs to one group).
-func (h *Handler) placeInGroup(ctx context.Context, username string, g *consumergroup.Group) error {
-	_, _, err := h.store.PutConsumer(ctx, username, func(cur *consumer.Consumer) (*consumer.Consumer, error) {
+// groupMember is the consumer mutator that makes consumer username a member
+// of g: a missing consumer is created in g, one without a group joins g, and
+// one in another group is a conflict (a consumer belongs to one group).
+func groupMember(username string, g *consumergroup.Group) store.Mutator[consumer.Consumer] {
+	return func(cur *consumer.Consumer) (*consumer.Consumer, error) {
 		switch {
 		case cur == nil:
 			return &consumer.Consumer{Username: username, GroupID: g.ID}, nil
@@ -372,7 +371,17 @@ func (h *Handler) placeInGroup(ctx context.Context, username string, g *consumer
 			return cur, nil
 		}
 		return nil, conflict{msg: fmt.Sprintf("consumer %q belongs to consumer group %q: move it (PATCH /api/consumers/%s) before issuing it this group's key", username, cur.GroupID, username), field: "user_id"}
-	})
+	}
+}
+
+// consumerGroupConflict names the name field in the store's refusal of a
+// consumer group whose name its gateway already holds. Other errors are
+// returned as they are.
+func consumerGroupConflict(err error, gatewayID string) error {
+	var ce *store.ConflictError
+	if errors.As(err, &ce) && ce.Rule == store.ConflictConsumerGroupName {
+		return conflict{msg: groupMessages(gatewayID, ce.ID, ce.Name).conflict, field: "name"}
+	}
 	return err
 }
 

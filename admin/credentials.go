@@ -104,28 +104,24 @@ func (h *Handler) sealCredential(next, prev *credential.Credential) (json.RawMes
 func (h *Handler) writeCredential(w http.ResponseWriter, r *http.Request, username, id string, created201 bool,
 	build func(cur *credential.Credential) (*credential.Credential, error)) {
 	var reveal json.RawMessage
-	var name string
+	var scheme string
 	out, created, err := h.store.PutCredential(r.Context(), username, id, func(cur *credential.Credential) (*credential.Credential, error) {
-		reveal, name = nil, ""
+		reveal, scheme = nil, ""
 		next, err := build(cur)
 		if err != nil {
 			return nil, err
 		}
 		next.ID, next.Consumer = id, username
-		name = next.Name
+		scheme = next.Scheme()
 		if reveal, err = h.sealCredential(next, cur); err != nil {
 			return nil, err
 		}
 		return next, nil
 	})
 	if err != nil {
-		var own conflict
-		if errors.Is(err, store.ErrConflict) && !errors.As(err, &own) {
-			err = h.explainConflict(r, username, id, name, err)
-		}
 		// The store's ErrNotFound on a write means the consumer is missing; a
 		// PATCH of a missing credential says so itself (notFound).
-		h.fail(w, r, err, messages{
+		h.fail(w, r, credentialConflict(err, scheme), messages{
 			notFound: consumerMessages(username).notFound,
 			conflict: credentialMessages(username, id).conflict,
 		})
@@ -139,29 +135,26 @@ func (h *Handler) writeCredential(w http.ResponseWriter, r *http.Request, userna
 	writeJSON(w, status, h.credentialView(out, reveal))
 }
 
-// explainConflict tells a duplicate name within the consumer from a duplicate
-// key (Lookup) across consumers, without echoing the key.
-func (h *Handler) explainConflict(r *http.Request, username, id, name string, err error) error {
-	opts := store.ListOptions{Limit: store.MaxListLimit}
-	for {
-		page, lerr := h.store.ListCredentials(r.Context(), username, opts)
-		if lerr != nil {
-			return err
-		}
-		for _, c := range page.Items {
-			if c.ID != id && c.Name == name {
-				return conflict{
-					msg:   fmt.Sprintf("consumer %q already has a credential named %q", username, name),
-					field: "name",
-				}
-			}
-		}
-		if page.Next == "" || page.Next == opts.Cursor {
-			break
-		}
-		opts.Cursor = page.Next
+// credentialConflict turns the store's conflict on a credential write into
+// its answer: a name already used by the consumer (fields.name), or a key
+// already used by any credential (fields.plugins.<scheme>; the key itself is
+// never echoed). Other errors are returned as they are.
+func credentialConflict(err error, scheme string) error {
+	var ce *store.ConflictError
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return conflict{msg: "the credential's key is already in use by another credential"}
+	switch ce.Rule {
+	case store.ConflictCredentialName:
+		return conflict{msg: fmt.Sprintf("consumer %q already has a credential named %q", ce.Consumer, ce.Name), field: "name"}
+	case store.ConflictCredentialLookup:
+		c := conflict{msg: "the credential's key is already in use by another credential"}
+		if scheme != "" {
+			c.field = "plugins." + scheme
+		}
+		return c
+	}
+	return err
 }
 
 func (h *Handler) listCredentials(w http.ResponseWriter, r *http.Request) {

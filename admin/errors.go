@@ -33,7 +33,8 @@ type ErrorBody struct {
 	// Message is a sentence for humans.
 	Message string `json:"message"`
 	// Fields names every invalid field of a request, with the reason. It is
-	// present on validation errors only.
+	// present on validation errors, and on conflicts a field of the request
+	// causes ("already in use").
 	Fields map[string]string `json:"fields,omitempty"`
 }
 

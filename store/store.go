@@ -6,6 +6,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/consumergroup"
@@ -18,14 +20,88 @@ import (
 var (
 	// ErrNotFound: the object (or the consumer that would own it) does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: the write would break a uniqueness rule (an existing id,
-	// username, credential name within a consumer, credential lookup key, or
-	// consumer group name within a gateway), or delete a gateway that holds
-	// consumer groups.
+	// ErrConflict: the write would break a uniqueness rule (a credential name
+	// within a consumer, a credential lookup key, or a consumer group name
+	// within a gateway), or delete a gateway that holds consumer groups. The
+	// store's own conflicts are a *ConflictError, which says which rule.
 	ErrConflict = errors.New("conflict")
 	// ErrInvalidCursor: ListOptions.Cursor is not one the store issued.
 	ErrInvalidCursor = errors.New("invalid list cursor")
 )
+
+// ConflictRule names the rule a write refused with ErrConflict would break.
+type ConflictRule uint8
+
+// Conflict rules.
+const (
+	// ConflictCredentialName: another credential of the consumer has the name.
+	ConflictCredentialName ConflictRule = iota + 1
+	// ConflictCredentialLookup: another credential, of any consumer, has the
+	// Lookup.
+	ConflictCredentialLookup
+	// ConflictConsumerGroupName: another consumer group of the gateway has the
+	// name.
+	ConflictConsumerGroupName
+	// ConflictGatewayNotEmpty: the gateway to delete holds consumer groups.
+	ConflictGatewayNotEmpty
+)
+
+// String returns the rule's name, for logs.
+func (r ConflictRule) String() string {
+	switch r {
+	case ConflictCredentialName:
+		return "credential name"
+	case ConflictCredentialLookup:
+		return "credential lookup"
+	case ConflictConsumerGroupName:
+		return "consumer group name"
+	case ConflictGatewayNotEmpty:
+		return "gateway not empty"
+	}
+	return "ConflictRule(" + strconv.Itoa(int(r)) + ")"
+}
+
+// ConflictError is the error a store returns when a write would break one of
+// its rules; errors.Is(err, ErrConflict) holds for it. It names the object
+// written and the rule, never secret material: a lookup conflict does not
+// carry the lookup (for key-auth, the hash of a key). When a write breaks
+// several rules, which one is reported is up to the back-end.
+type ConflictError struct {
+	// Rule is the rule the write would break.
+	Rule ConflictRule
+	// Kind is what the refused write was about: KindCredential for the
+	// credential rules, KindConsumerGroup and KindGateway for the others.
+	Kind Kind
+	// Consumer is the username owning the credential, for credential rules.
+	Consumer string
+	// ID is the id of the credential, consumer group or gateway written or
+	// deleted.
+	ID string
+	// Name is the name already taken, for ConflictCredentialName and
+	// ConflictConsumerGroupName.
+	Name string
+}
+
+// Error describes the conflict.
+func (e *ConflictError) Error() string {
+	var what string
+	switch e.Rule {
+	case ConflictCredentialName:
+		what = fmt.Sprintf("credential %q of consumer %q: another credential of the consumer is named %q", e.ID, e.Consumer, e.Name)
+	case ConflictCredentialLookup:
+		what = fmt.Sprintf("credential %q of consumer %q: another credential has the same lookup key", e.ID, e.Consumer)
+	case ConflictConsumerGroupName:
+		what = fmt.Sprintf("consumer group %q: another group of its gateway is named %q", e.ID, e.Name)
+	case ConflictGatewayNotEmpty:
+		what = fmt.Sprintf("gateway %q holds consumer groups", e.ID)
+	default:
+		what = fmt.Sprintf("%s %q", e.Rule, e.ID)
+	}
+	return "store: " + what + ": " + ErrConflict.Error()
+}
+
+// Unwrap returns ErrConflict.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // Mutator computes the new value of an object from its current one (nil when
 // it does not exist yet). Returning an error aborts the write and is returned
@@ -114,9 +190,18 @@ type Store interface {
 	GetCredential(ctx context.Context, username, id string) (*credential.Credential, error)
 	// PutCredential creates or replaces credential id of the consumer username
 	// with what fn returns, atomically. ErrNotFound when the consumer does not
-	// exist; ErrConflict when another credential of the consumer has the same
-	// name, or any credential has the same Lookup.
+	// exist; a *ConflictError when another credential of the consumer has the
+	// same name (ConflictCredentialName), or any credential has the same
+	// Lookup (ConflictCredentialLookup).
 	PutCredential(ctx context.Context, username, id string, fn Mutator[credential.Credential]) (c *credential.Credential, created bool, err error)
+	// PutConsumerWithCredential writes the consumer named username (what
+	// consumerFn returns, as PutConsumer does) and its credential credID (what
+	// credFn returns, as PutCredential does) in one atomic write: both land or
+	// neither does. consumerFn runs first; credFn is not called when it fails.
+	// The credential's rules are checked as PutCredential checks them.
+	// Watchers see the consumer's change, then the credential's.
+	PutConsumerWithCredential(ctx context.Context, username string, consumerFn Mutator[consumer.Consumer],
+		credID string, credFn Mutator[credential.Credential]) (*consumer.Consumer, *credential.Credential, error)
 	// FindCredential returns the credential whose Lookup is lookup, whichever
 	// consumer holds it; ErrNotFound when there is none. An empty lookup is
 	// never found.
@@ -153,8 +238,9 @@ type Store interface {
 	// PutGateway creates or replaces gateway id with what fn returns,
 	// atomically. The result must keep the id.
 	PutGateway(ctx context.Context, id string, fn Mutator[consumergroup.Gateway]) (g *consumergroup.Gateway, created bool, err error)
-	// DeleteGateway deletes gateway id; ErrConflict while it holds consumer
-	// groups (nothing is deleted behind the caller's back).
+	// DeleteGateway deletes gateway id; a *ConflictError
+	// (ConflictGatewayNotEmpty) while it holds consumer groups (nothing is
+	// deleted behind the caller's back).
 	DeleteGateway(ctx context.Context, id string) error
 	// ListGateways returns a page of gateways ordered by id.
 	ListGateways(ctx context.Context, opts ListOptions) (Page[consumergroup.Gateway], error)
@@ -163,8 +249,9 @@ type Store interface {
 	GetConsumerGroup(ctx context.Context, id string) (*consumergroup.Group, error)
 	// PutConsumerGroup creates or replaces consumer group id with what fn
 	// returns, atomically. The result must keep the id and, for an existing
-	// group, its GatewayID. ErrNotFound when its gateway does not exist;
-	// ErrConflict when another group of the gateway has the same name.
+	// group, its GatewayID. ErrNotFound when its gateway does not exist; a
+	// *ConflictError (ConflictConsumerGroupName) when another group of the
+	// gateway has the same name.
 	PutConsumerGroup(ctx context.Context, id string, fn Mutator[consumergroup.Group]) (g *consumergroup.Group, created bool, err error)
 	// DeleteConsumerGroup deletes consumer group id and the keys it issued
 	// (the credentials whose ConsumerGroup is id), atomically. Consumers whose

@@ -38,8 +38,8 @@ func (s *Store) PutGateway(_ context.Context, id string, fn store.Mutator[consum
 	return next, created, nil
 }
 
-// DeleteGateway deletes gateway id; store.ErrConflict while it holds consumer
-// groups.
+// DeleteGateway deletes gateway id; a *store.ConflictError
+// (store.ConflictGatewayNotEmpty) while it holds consumer groups.
 func (s *Store) DeleteGateway(_ context.Context, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -47,7 +47,7 @@ func (s *Store) DeleteGateway(_ context.Context, id string) error {
 		return fmt.Errorf("gateway %q: %w", id, store.ErrNotFound)
 	}
 	if n := len(s.groupNames[id]); n > 0 {
-		return fmt.Errorf("store: gateway %q holds %d consumer groups: %w", id, n, store.ErrConflict)
+		return &store.ConflictError{Rule: store.ConflictGatewayNotEmpty, Kind: store.KindGateway, ID: id}
 	}
 	delete(s.gateways, id)
 	s.notify(store.Change{Kind: store.KindGateway, Deleted: true, ID: id})
@@ -101,7 +101,7 @@ func (s *Store) PutConsumerGroup(_ context.Context, id string, fn store.Mutator[
 		return nil, false, fmt.Errorf("store: consumer group %q: gateway %q: %w", id, next.GatewayID, store.ErrNotFound)
 	}
 	if other, ok := s.groupNames[next.GatewayID][next.Name]; ok && other != id {
-		return nil, false, fmt.Errorf("store: consumer group %q: name %q is taken in gateway %q by %q: %w", id, next.Name, next.GatewayID, other, store.ErrConflict)
+		return nil, false, &store.ConflictError{Rule: store.ConflictConsumerGroupName, Kind: store.KindConsumerGroup, ID: id, Name: next.Name}
 	}
 	if cur != nil {
 		delete(s.groupNames[cur.GatewayID], cur.Name)

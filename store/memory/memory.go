@@ -108,15 +108,26 @@ func (s *Store) GetConsumer(_ context.Context, username string) (*consumer.Consu
 func (s *Store) PutConsumer(_ context.Context, username string, fn store.Mutator[consumer.Consumer]) (*consumer.Consumer, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next, created, err := put(s, s.consumers, username, fn, (*consumer.Consumer).Clone,
+	_, exists := s.consumers[username]
+	next, err := putConsumer(s, s.consumers, username, fn)
+	if err != nil {
+		return nil, false, err
+	}
+	s.notify(store.Change{Kind: store.KindConsumer, Consumer: username})
+	return next, !exists, nil
+}
+
+// putConsumer writes what fn returns for consumer username into m (s.consumers
+// or a scratch copy of its entry). The caller holds s.mu for writing.
+func putConsumer(s *Store, m map[string]*consumer.Consumer, username string, fn store.Mutator[consumer.Consumer]) (*consumer.Consumer, error) {
+	next, _, err := put(s, m, username, fn, (*consumer.Consumer).Clone,
 		func(c *consumer.Consumer) (*string, *time.Time, *time.Time) {
 			return &c.Username, &c.CreatedAt, &c.UpdatedAt
 		})
 	if err != nil {
-		return nil, false, fmt.Errorf("store: consumer %q: %w", username, err)
+		return nil, fmt.Errorf("store: consumer %q: %w", username, err)
 	}
-	s.notify(store.Change{Kind: store.KindConsumer, Consumer: username})
-	return next, created, nil
+	return next, nil
 }
 
 // DeleteConsumer deletes the consumer and every credential it holds. Watchers
@@ -178,32 +189,72 @@ func (s *Store) PutCredential(_ context.Context, username, id string, fn store.M
 	if _, ok := s.consumers[username]; !ok {
 		return nil, false, fmt.Errorf("consumer %q: %w", username, store.ErrNotFound)
 	}
-	cur, exists := s.creds[username][id]
-	next, err := fn(cur.Clone())
+	cur, next, err := s.prepareCredential(username, id, fn)
 	if err != nil {
 		return nil, false, err
 	}
+	s.commitCredential(username, id, cur, next)
+	return next.Clone(), cur == nil, nil
+}
+
+// PutConsumerWithCredential writes the consumer named username and its
+// credential credID together, as PutConsumer and PutCredential would one
+// after the other, but atomically: when either part fails, nothing changes.
+func (s *Store) PutConsumerWithCredential(_ context.Context, username string, consumerFn store.Mutator[consumer.Consumer],
+	credID string, credFn store.Mutator[credential.Credential]) (*consumer.Consumer, *credential.Credential, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// put writes into a scratch map, so that the credential can still refuse
+	// the write after the consumer's mutator ran.
+	scratch := map[string]*consumer.Consumer{}
+	if cur, ok := s.consumers[username]; ok {
+		scratch[username] = cur
+	}
+	c, err := putConsumer(s, scratch, username, consumerFn)
+	if err != nil {
+		return nil, nil, err
+	}
+	cur, next, err := s.prepareCredential(username, credID, credFn)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.consumers[username] = scratch[username]
+	s.notify(store.Change{Kind: store.KindConsumer, Consumer: username})
+	s.commitCredential(username, credID, cur, next)
+	return c, next.Clone(), nil
+}
+
+// prepareCredential runs fn for credential id of the consumer username (which
+// exists, or is being written with it) and checks the store's rules, changing
+// nothing. It returns the stored credential (nil when new) and the one to
+// store. The caller holds s.mu for writing.
+func (s *Store) prepareCredential(username, id string, fn store.Mutator[credential.Credential]) (cur, next *credential.Credential, err error) {
+	cur = s.creds[username][id]
+	if next, err = fn(cur.Clone()); err != nil {
+		return nil, nil, err
+	}
 	if next == nil {
-		return nil, false, errNilResult
+		return nil, nil, errNilResult
 	}
 	next = next.Clone()
 	if next.ID == "" {
 		next.ID = id
 	}
 	if next.ID != id {
-		return nil, false, fmt.Errorf("store: credential %q: mutator changed the id to %q", id, next.ID)
+		return nil, nil, fmt.Errorf("store: credential %q: mutator changed the id to %q", id, next.ID)
 	}
 	next.Consumer = username
 	if next.Name != "" {
 		if other, ok := s.names[username][next.Name]; ok && other != id {
-			return nil, false, fmt.Errorf("credential name %q is used by credential %q of consumer %q: %w", next.Name, other, username, store.ErrConflict)
+			return nil, nil, &store.ConflictError{Rule: store.ConflictCredentialName, Kind: store.KindCredential,
+				Consumer: username, ID: id, Name: next.Name}
 		}
 	}
-	key := credKey{username, id}
 	if next.Lookup != "" {
-		if other, ok := s.lookups[next.Lookup]; ok && other != key {
-			// The lookup value is a secret's hash: keep it out of the message.
-			return nil, false, fmt.Errorf("credential %q of consumer %q: the lookup key is already in use: %w", id, username, store.ErrConflict)
+		if other, ok := s.lookups[next.Lookup]; ok && other != (credKey{username, id}) {
+			// The error never carries the lookup: it is a secret's hash.
+			return nil, nil, &store.ConflictError{Rule: store.ConflictCredentialLookup, Kind: store.KindCredential,
+				Consumer: username, ID: id}
 		}
 	}
 	if next.ExpiresAt != nil {
@@ -211,18 +262,25 @@ func (s *Store) PutCredential(_ context.Context, username, id string, fn store.M
 		next.ExpiresAt = &t
 	}
 	now := s.timestamp()
-	if exists {
+	next.CreatedAt, next.UpdatedAt = now, now
+	if cur != nil {
 		next.CreatedAt = cur.CreatedAt
+	}
+	return cur, next, nil
+}
+
+// commitCredential stores next, prepared by prepareCredential, in place of
+// cur, updates the indexes and notifies watchers. The caller holds s.mu for
+// writing.
+func (s *Store) commitCredential(username, id string, cur, next *credential.Credential) {
+	if cur != nil {
 		if cur.Name != "" {
 			delete(s.names[username], cur.Name)
 		}
 		if cur.Lookup != "" {
 			delete(s.lookups, cur.Lookup)
 		}
-	} else {
-		next.CreatedAt = now
 	}
-	next.UpdatedAt = now
 	if s.creds[username] == nil {
 		s.creds[username] = make(map[string]*credential.Credential)
 	}
@@ -234,10 +292,9 @@ func (s *Store) PutCredential(_ context.Context, username, id string, fn store.M
 		s.names[username][next.Name] = id
 	}
 	if next.Lookup != "" {
-		s.lookups[next.Lookup] = key
+		s.lookups[next.Lookup] = credKey{username, id}
 	}
 	s.notify(store.Change{Kind: store.KindCredential, Consumer: username, ID: id})
-	return next.Clone(), !exists, nil
 }
 
 // FindCredential returns the credential whose Lookup is lookup, whichever

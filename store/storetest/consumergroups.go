@@ -98,7 +98,8 @@ func testGateways(t *testing.T, newStore func(*testing.T) store.Store) {
 		s, ctx := newStore(t), t.Context()
 		gw := mustPutGateway(t, s, newGateway("gw"))
 		mustPutConsumerGroup(t, s, newConsumerGroup("g1", "gw", "Premium Users"))
-		require.ErrorIs(t, s.DeleteGateway(ctx, "gw"), store.ErrConflict)
+		requireConflict(t, s.DeleteGateway(ctx, "gw"),
+			store.ConflictError{Rule: store.ConflictGatewayNotEmpty, Kind: store.KindGateway, ID: "gw"}, "")
 		got, err := s.GetGateway(ctx, "gw")
 		require.NoError(t, err)
 		require.Equal(t, gw, got)
@@ -155,7 +156,8 @@ func testConsumerGroups(t *testing.T, newStore func(*testing.T) store.Store) {
 		mustPutGateway(t, s, newGateway("other"))
 		g1 := mustPutConsumerGroup(t, s, newConsumerGroup("g1", "gw", "Premium Users"))
 		_, _, err := s.PutConsumerGroup(ctx, "g2", set(newConsumerGroup("g2", "gw", "Premium Users")))
-		require.ErrorIs(t, err, store.ErrConflict)
+		requireConflict(t, err, store.ConflictError{Rule: store.ConflictConsumerGroupName, Kind: store.KindConsumerGroup,
+			ID: "g2", Name: "Premium Users"}, "")
 		_, err = s.GetConsumerGroup(ctx, "g2")
 		require.ErrorIs(t, err, store.ErrNotFound, "a refused write changes nothing")
 		mustPutConsumerGroup(t, s, newConsumerGroup("g3", "other", "Premium Users")) // another gateway: fine
@@ -165,7 +167,8 @@ func testConsumerGroups(t *testing.T, newStore func(*testing.T) store.Store) {
 		mustPutConsumerGroup(t, s, newConsumerGroup("g1", "gw", "Gold"))
 		mustPutConsumerGroup(t, s, newConsumerGroup("g2", "gw", "Premium Users"))
 		_, _, err = s.PutConsumerGroup(ctx, "g2", set(newConsumerGroup("g2", "gw", "Gold")))
-		require.ErrorIs(t, err, store.ErrConflict)
+		requireConflict(t, err, store.ConflictError{Rule: store.ConflictConsumerGroupName, Kind: store.KindConsumerGroup,
+			ID: "g2", Name: "Gold"}, "")
 
 		// A group stays in its gateway.
 		_, _, err = s.PutConsumerGroup(ctx, "g1", set(newConsumerGroup("g1", "other", "Gold")))

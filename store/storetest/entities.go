@@ -323,7 +323,7 @@ func testCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 		name          string
 		username, id  string
 		cname, lookup string
-		wantConflict  bool
+		conflict      store.ConflictRule // 0: the write succeeds
 	}
 	t.Run("Uniqueness", func(t *testing.T) {
 		s, ctx := newStore(t), t.Context()
@@ -331,12 +331,14 @@ func testCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 		mustPutConsumer(t, s, newConsumer("bob", nil))
 		steps := []step{
 			{name: "first", username: "alice", id: "k1", cname: "main", lookup: "L1"},
-			{name: "same name same consumer", username: "alice", id: "k2", cname: "main", lookup: "L2", wantConflict: true},
+			{name: "same name same consumer", username: "alice", id: "k2", cname: "main", lookup: "L2", conflict: store.ConflictCredentialName},
 			{name: "same name other consumer", username: "bob", id: "k2", cname: "main", lookup: "L2"},
-			{name: "same lookup other consumer", username: "bob", id: "k3", cname: "third", lookup: "L1", wantConflict: true},
-			{name: "same lookup same consumer", username: "alice", id: "k3", cname: "third", lookup: "L1", wantConflict: true},
+			{name: "same lookup other consumer", username: "bob", id: "k3", cname: "third", lookup: "L1", conflict: store.ConflictCredentialLookup},
+			{name: "same lookup same consumer", username: "alice", id: "k3", cname: "third", lookup: "L1", conflict: store.ConflictCredentialLookup},
 			{name: "replace keeping own name and lookup", username: "alice", id: "k1", cname: "main", lookup: "L1"},
-			{name: "replace taking another's lookup", username: "alice", id: "k1", cname: "main", lookup: "L2", wantConflict: true},
+			{name: "replace taking another's lookup", username: "alice", id: "k1", cname: "main", lookup: "L2", conflict: store.ConflictCredentialLookup},
+			{name: "replace with a new name", username: "alice", id: "k1", cname: "third", lookup: "L1"},
+			{name: "new credential taking a renamed one's name", username: "alice", id: "k6", cname: "third", lookup: "L6", conflict: store.ConflictCredentialName},
 			{name: "replace taking own consumer's other name", username: "bob", id: "k2", cname: "x", lookup: "L2"},
 			{name: "empty lookup", username: "alice", id: "e1", cname: "e1", lookup: ""},
 			{name: "empty lookup again", username: "alice", id: "e2", cname: "e2", lookup: ""},
@@ -344,16 +346,21 @@ func testCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 			{name: "rename frees the old name", username: "alice", id: "k1", cname: "renamed", lookup: "L9"},
 			{name: "old name is free", username: "alice", id: "k4", cname: "main", lookup: "L4"},
 			{name: "old lookup is free", username: "bob", id: "k5", cname: "k5", lookup: "L1"},
+			{name: "replace taking a sibling's name", username: "alice", id: "k4", cname: "renamed", lookup: "L4", conflict: store.ConflictCredentialName},
 		}
 		for _, st := range steps {
 			before, beforeErr := s.GetCredential(ctx, st.username, st.id)
 			out, _, err := s.PutCredential(ctx, st.username, st.id, set(newCredential(st.id, st.cname, st.lookup)))
-			if !st.wantConflict {
+			if st.conflict == 0 {
 				require.NoError(t, err, st.name)
 				require.Equal(t, st.lookup, out.Lookup, st.name)
 				continue
 			}
-			require.ErrorIs(t, err, store.ErrConflict, st.name)
+			want := store.ConflictError{Rule: st.conflict, Kind: store.KindCredential, Consumer: st.username, ID: st.id}
+			if st.conflict == store.ConflictCredentialName {
+				want.Name = st.cname
+			}
+			requireConflict(t, err, want, st.lookup, st.name)
 			after, afterErr := s.GetCredential(ctx, st.username, st.id)
 			require.Equal(t, beforeErr == nil, afterErr == nil, st.name)
 			require.Equal(t, before, after, "%s: a conflicting write changed the credential", st.name)
@@ -387,7 +394,9 @@ func testCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 					wins++
 					continue
 				}
-				require.ErrorIs(t, err, store.ErrConflict)
+				var ce *store.ConflictError
+				require.ErrorAs(t, err, &ce)
+				require.Equal(t, store.ConflictCredentialLookup, ce.Rule)
 			}
 			require.Equal(t, 1, wins, "round %d: %d writers got lookup %q", r, wins, lookup)
 		}

@@ -29,6 +29,10 @@ import (
 //     deletes the keys it issued and nothing else; a gateway holding consumer
 //     groups cannot be deleted; consumer group names are unique per gateway;
 //   - empty credential Lookups never conflict;
+//   - every conflict the store detects is a *store.ConflictError naming the
+//     rule and the object written, and never the Lookup;
+//   - PutConsumerWithCredential changes nothing when either part fails, and
+//     notifies the consumer before the credential;
 //   - lists are in byte order of ids; cursors are opaque, survive deletion of
 //     the item they point at, and an undecodable one is an error that is
 //     neither store.ErrNotFound nor store.ErrConflict; ListOptions.Tag keeps
@@ -47,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Consumers", testConsumers},
 		{"Credentials", testCredentials},
 		{"FindCredential", testFindCredential},
+		{"ConsumerWithCredential", testConsumerWithCredential},
 		{"Routes", testRoutes},
 		{"Groups", testGroups},
 		{"Gateways", testGateways},
@@ -120,6 +125,20 @@ func mustPutRoute(t *testing.T, s store.Store, r *route.Route) *route.Route {
 	out, _, err := s.PutRoute(t.Context(), r.ID, set(r))
 	require.NoError(t, err)
 	return out
+}
+
+// requireConflict checks that err is the store's conflict want: a
+// *store.ConflictError matched by errors.Is(err, store.ErrConflict), whose
+// message does not carry the secret-derived lookup (when not empty).
+func requireConflict(t *testing.T, err error, want store.ConflictError, lookup string, msgAndArgs ...any) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrConflict, msgAndArgs...)
+	var got *store.ConflictError
+	require.ErrorAs(t, err, &got, msgAndArgs...)
+	require.Equal(t, want, *got, msgAndArgs...)
+	if lookup != "" {
+		require.NotContains(t, err.Error(), lookup, msgAndArgs...)
+	}
 }
 
 // requireStamped checks timestamps a store just set: UTC, microsecond

@@ -328,6 +328,9 @@ func testConcurrency(t *testing.T, newStore func(*testing.T) store.Store) {
 					ok(s.DeleteConsumer(ctx, u), store.ErrNotFound)
 				case 7:
 					ok(s.DeleteCredential(ctx, u, id), store.ErrNotFound)
+					cid := fmt.Sprintf("c%d", i%3)
+					_, _, err := s.PutConsumerWithCredential(ctx, u, set(newConsumer(u, nil)), cid, set(newCredential(cid, "n"+lookup, lookup)))
+					ok(err, store.ErrConflict)
 				case 8:
 					rid := fmt.Sprintf("r%d", i%3)
 					_, _, err := s.PutRoute(ctx, rid, set(newRoute(rid)))
