@@ -46,6 +46,9 @@ type Settings struct {
 	KeyClaimName string `json:"key_claim_name,omitempty"`
 	// Leeway is the clock skew allowed on exp, nbf and iat, in seconds.
 	Leeway int `json:"leeway,omitempty"`
+	// ExpRequired refuses a token without an exp claim ("failed to
+	// verify jwt"). By default such a token never expires.
+	ExpRequired bool `json:"exp_required,omitempty"`
 	// Issuer, when set, must be the token's iss.
 	Issuer string `json:"issuer,omitempty"`
 	// Audience, when set, must be one of the token's aud.
@@ -120,6 +123,9 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 
 	leeway := time.Duration(s.Leeway) * time.Second
 	opts := []jwt.ParserOption{jwt.WithLeeway(leeway), jwt.WithIssuedAt()}
+	if s.ExpRequired {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
 	if s.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(s.Issuer))
 	}
@@ -212,6 +218,9 @@ type Authenticator struct {
 	consumerClaim string
 	jwksParser    *jwt.Parser
 
+	// cache holds the tokens this authenticator verified, with its parsers:
+	// a route compiled with other settings (exp_required, issuer, ...) has
+	// its own, empty one.
 	cache *tokenCache // nil when off
 
 	missing, invalidToken, missingKey, invalidKey, failed *credential.AuthError

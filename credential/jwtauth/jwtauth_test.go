@@ -445,6 +445,8 @@ func TestRouteSettings(t *testing.T) {
 		{`{"leeway":"5"}`, "leeway"},
 		{`{"realm":"a\"b"}`, "realm"},
 		{`{"hide_credentials":"yes"}`, "hide_credentials"},
+		{`{"exp_required":"yes"}`, "exp_required"},
+		{`{"exp_required":1}`, "exp_required"},
 		{`{"nope":1}`, "nope"},
 		{`{"jwks":{}}`, "jwks.url"},
 		{`{"jwks":{"url":"ftp://idp/jwks"}}`, "jwks.url"},
@@ -459,7 +461,7 @@ func TestRouteSettings(t *testing.T) {
 		require.True(t, errors.As(err, &ve))
 		require.Contains(t, ve.Fields, tt.field, tt.settings)
 	}
-	for _, ok := range []string{`{}`, `null`, `{"header":"X-JWT","leeway":60,"issuer":"a","audience":"b","realm":"r"}`,
+	for _, ok := range []string{`{}`, `null`, `{"header":"X-JWT","leeway":60,"issuer":"a","audience":"b","realm":"r","exp_required":true}`,
 		`{"jwks":{"url":"https://idp.example/certs","refresh_interval":60,"consumer_claim":"preferred_username","algorithms":["RS256","ES256","EdDSA"]}}`} {
 		_, err := d.New(json.RawMessage(ok))
 		require.NoError(t, err, ok)
