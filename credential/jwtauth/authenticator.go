@@ -141,6 +141,7 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		cookie:       s.Cookie,
 		keyClaim:     s.KeyClaimName,
 		leeway:       int64(leeway),
+		maxToken:     d.maxTokenLen(),
 		hide:         s.HideCredentials,
 		anonymous:    s.AnonymousConsumer,
 		log:          d.logger(),
@@ -205,6 +206,7 @@ type Authenticator struct {
 	header, query, cookie string
 	keyClaim              string
 	leeway                int64 // nanoseconds
+	maxToken              int
 	hide                  bool
 	anonymous             string
 	log                   *slog.Logger
@@ -245,8 +247,8 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	if tok == "" {
 		return nil, a.missing
 	}
-	if len(tok) > MaxTokenLen {
-		a.debug(r.Context(), "token too long", nil)
+	if len(tok) > a.maxToken {
+		a.debug(r.Context(), "token longer than the maximum token length", nil)
 		return nil, a.invalidToken
 	}
 	var m *credential.Match

@@ -45,6 +45,11 @@ const (
 const (
 	// DefaultCacheSize is the number of verified tokens each route keeps.
 	DefaultCacheSize = 10_000
+	// DefaultMaxTokenLen bounds a presented token, in bytes: what an
+	// nginx-based gateway (Kong, APISIX) lets through in one header line
+	// with its default large_client_header_buffers, and twice what a browser
+	// keeps in a cookie.
+	DefaultMaxTokenLen = 8 << 10
 	// DefaultJWKSMinInterval is the shortest time between two fetches of
 	// one JWKS URL (an unknown kid or a failing identity provider cannot
 	// make the gateway fetch more often).
@@ -71,6 +76,10 @@ type Definition struct {
 	// that a repeated token costs no signature check: 0 means
 	// DefaultCacheSize, a negative value turns the cache off.
 	CacheSize int
+	// MaxTokenLen bounds a presented token, in bytes; a longer one is
+	// refused with "JWT token invalid" before it is parsed. 0 or less
+	// means DefaultMaxTokenLen.
+	MaxTokenLen int
 	// JWKSMinInterval is the shortest time between two fetches of one JWKS
 	// URL; 0 means DefaultJWKSMinInterval.
 	JWKSMinInterval time.Duration
@@ -123,6 +132,13 @@ func (d *Definition) registry() *jwksRegistry {
 		d.jwks = &jwksRegistry{client: client, minGap: gap, wait: wait, log: d.logger(), sources: map[string]*jwksSource{}}
 	})
 	return d.jwks
+}
+
+func (d *Definition) maxTokenLen() int {
+	if d.MaxTokenLen > 0 {
+		return d.MaxTokenLen
+	}
+	return DefaultMaxTokenLen
 }
 
 // credentialSettings is what an admin writes on a jwt-auth credential.

@@ -149,7 +149,7 @@ func TestFailures(t *testing.T) {
 		{"payload not json", "r", parts[0] + "." + b64([]byte("nope")) + "." + parts[2], jwtauth.MsgInvalidToken},
 		{"payload not an object", "r", parts[0] + "." + b64([]byte(`["key"]`)) + "." + parts[2], jwtauth.MsgInvalidToken},
 		{"header not base64", "r", "!!!." + parts[1] + "." + parts[2], jwtauth.MsgInvalidToken},
-		{"too long", "r", strings.Repeat("a", jwtauth.MaxTokenLen+1), jwtauth.MsgInvalidToken},
+		{"too long", "r", strings.Repeat("a", jwtauth.DefaultMaxTokenLen+1), jwtauth.MsgInvalidToken},
 		{"no key claim", "r", hs(jwt.MapClaims{"sub": "alice"}), jwtauth.MsgMissingKey},
 		{"key claim not a string", "r", hs(jwt.MapClaims{"key": 42}), jwtauth.MsgMissingKey},
 		{"unknown key", "r", hs(claims("nobody")), jwtauth.MsgInvalidKey},
