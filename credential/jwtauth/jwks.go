@@ -159,25 +159,71 @@ func b64Int(s string) (*big.Int, error) {
 
 // jwksRegistry holds one source per JWKS URL, shared by every route of a
 // Definition so that recompiling routes keeps the fetched key sets.
+//
+// The table is bounded by max URLs, least recently used out. Use is ordered
+// by a counter, epoch, that each route compiled with a JWKS URL advances: a
+// source records the epoch of its last use (a route compiled with it, or a
+// request checked against it), and a route compiled with a new URL when the
+// table is full drops the source whose last use is the oldest. So a URL that
+// requests still use outlives one no route used since. A dropped source
+// keeps working for the authenticators compiled with it (they hold it, not
+// its URL); it is only no longer shared with routes compiled later. No
+// request can add a URL: only compiling a route does.
 type jwksRegistry struct {
 	client *http.Client
 	minGap time.Duration
 	wait   time.Duration
+	max    int
 	log    *slog.Logger
+	now    func() time.Time
+
+	// epoch orders uses: a compile takes two values, the first for the
+	// source it returns, the second for the requests that follow it.
+	epoch atomic.Uint64
 
 	mu      sync.Mutex
 	sources map[string]*jwksSource
 }
 
+func newJWKSRegistry(client *http.Client, minGap, wait time.Duration, maxURLs int, log *slog.Logger, now func() time.Time) *jwksRegistry {
+	if maxURLs <= 0 {
+		maxURLs = DefaultJWKSMaxURLs
+	}
+	return &jwksRegistry{client: client, minGap: minGap, wait: wait, max: maxURLs, log: log, now: now,
+		sources: map[string]*jwksSource{}}
+}
+
+// source returns the source of url, adding it (and dropping the least
+// recently used one when the table is full) when there is none.
 func (g *jwksRegistry) source(url string) *jwksSource {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s, ok := g.sources[url]
-	if !ok {
-		s = &jwksSource{url: url, reg: g}
-		g.sources[url] = s
+	used := g.epoch.Add(2) - 1
+	if s, ok := g.sources[url]; ok {
+		s.lastUsed.Store(used)
+		return s
 	}
+	if len(g.sources) >= g.max {
+		var oldest *jwksSource
+		for _, s := range g.sources {
+			if oldest == nil || s.lastUsed.Load() < oldest.lastUsed.Load() {
+				oldest = s
+			}
+		}
+		delete(g.sources, oldest.url)
+		g.log.Info("jwt-auth: JWKS table full; dropped the URL used least recently", "url", oldest.url, "max", g.max)
+	}
+	s := &jwksSource{url: url, reg: g}
+	s.lastUsed.Store(used)
+	g.sources[url] = s
 	return s
+}
+
+// len returns the number of URLs in the table.
+func (g *jwksRegistry) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sources)
 }
 
 // jwksSource is the key set of one URL: served from memory, refreshed in the
@@ -188,7 +234,8 @@ type jwksSource struct {
 	reg *jwksRegistry
 
 	set       atomic.Pointer[keySet]
-	fetchedAt atomic.Int64 // Unix nanoseconds of the last successful fetch
+	fetchedAt atomic.Int64  // Unix nanoseconds of the last successful fetch
+	lastUsed  atomic.Uint64 // the registry's epoch at its last use
 
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the running fetch ends; nil when none runs
@@ -199,8 +246,13 @@ type jwksSource struct {
 }
 
 // current returns the loaded key set (nil before the first load) and starts
-// a background refresh when it is older than maxAge.
+// a background refresh when it is older than maxAge. It records the use.
 func (s *jwksSource) current(now int64, maxAge time.Duration) *keySet {
+	// Written at most once per epoch, so that requests mostly read shared
+	// words; never moved back.
+	if e, cur := s.reg.epoch.Load(), s.lastUsed.Load(); cur < e {
+		s.lastUsed.CompareAndSwap(cur, e)
+	}
 	ks := s.set.Load()
 	if ks != nil && now-s.fetchedAt.Load() > int64(maxAge) {
 		s.refresh()
@@ -266,7 +318,7 @@ func (s *jwksSource) refresh() <-chan struct{} {
 	if s.inflight != nil {
 		return s.inflight
 	}
-	now := time.Now()
+	now := s.reg.now()
 	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.reg.minGap {
 		return nil
 	}
@@ -313,7 +365,7 @@ func (s *jwksSource) fetch(done chan struct{}) {
 		s.set.Store(set)
 		s.lastBody = body
 	}
-	s.fetchedAt.Store(time.Now().UnixNano())
+	s.fetchedAt.Store(s.reg.now().UnixNano())
 }
 
 func (s *jwksSource) get() ([]byte, error) {

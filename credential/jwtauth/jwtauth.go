@@ -57,6 +57,9 @@ const (
 	// DefaultJWKSWait bounds how long a request waits for a key set that was
 	// never loaded, or for the refetch an unknown kid triggered.
 	DefaultJWKSWait = 5 * time.Second
+	// DefaultJWKSMaxURLs is the number of JWKS URLs whose key sets the
+	// Definition keeps.
+	DefaultJWKSMaxURLs = 100
 	// DefaultHTTPTimeout is the timeout of the default JWKS HTTP client.
 	DefaultHTTPTimeout = 10 * time.Second
 )
@@ -86,6 +89,14 @@ type Definition struct {
 	// JWKSWait bounds how long a request waits for a JWKS fetch; 0 means
 	// DefaultJWKSWait.
 	JWKSWait time.Duration
+	// JWKSMaxURLs bounds the number of JWKS URLs whose key sets are kept;
+	// 0 or less means DefaultJWKSMaxURLs. When a route is compiled with a
+	// new URL and the table is full, the URL used least recently (by a
+	// request or a route compiled with it) is dropped from the table:
+	// routes compiled with it keep their key set, a route compiled with it
+	// later fetches it again. Set it above the number of distinct URLs
+	// your routes name.
+	JWKSMaxURLs int
 	// Logger receives the precise reason of each failure at debug level
 	// (never a secret or a token); nil means slog.Default().
 	Logger *slog.Logger
@@ -129,7 +140,7 @@ func (d *Definition) registry() *jwksRegistry {
 		if wait <= 0 {
 			wait = DefaultJWKSWait
 		}
-		d.jwks = &jwksRegistry{client: client, minGap: gap, wait: wait, log: d.logger(), sources: map[string]*jwksSource{}}
+		d.jwks = newJWKSRegistry(client, gap, wait, d.JWKSMaxURLs, d.logger(), time.Now)
 	})
 	return d.jwks
 }
