@@ -1,12 +1,12 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,8 +20,20 @@ import (
 	"time"
 )
 
-// maxJWKSSize bounds a JWKS document.
-const maxJWKSSize = 1 << 20
+// Bounds of a JWKS document, which comes from the network.
+const (
+	// MaxJWKSSize bounds a JWKS document, in bytes. A larger one is refused
+	// as a whole: the last good key set keeps serving.
+	MaxJWKSSize = 1 << 20
+	// MaxJWKSKeys bounds the number of keys of a JWKS document. A document
+	// with more is refused as a whole, as a larger one is: a token without
+	// a kid is tried against every key that fits its algorithm, so the
+	// number of keys bounds the signature checks one request can cost.
+	MaxJWKSKeys = 64
+	// MaxJWKLen bounds one key of a JWKS document (its JSON, x5c and all),
+	// in bytes. A larger key is skipped; the others are used.
+	MaxJWKLen = 16 << 10
+)
 
 // jwk is one usable key of a key set.
 type jwk struct {
@@ -51,19 +63,30 @@ type rawJWK struct {
 
 // parseKeySet parses a JWKS document ({"keys": [...]}) into its public keys:
 // RSA (at least MinRSABits), EC P-256 and P-384, and Ed25519 (OKP) keys whose
-// "use", when present, is "sig". Other keys, symmetric ones included, are
-// skipped and reported in skipped; a document that does not parse is an
-// error.
+// "use", when present, is "sig". Other keys, symmetric ones included, and
+// keys over MaxJWKLen are skipped and reported in skipped; a document that
+// does not parse, is over MaxJWKSSize or has more than MaxJWKSKeys keys is
+// an error.
 func parseKeySet(doc []byte) (*keySet, []error, error) {
+	if len(doc) > MaxJWKSSize {
+		return nil, nil, fmt.Errorf("jwks: document of %d bytes is over %d", len(doc), MaxJWKSSize)
+	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		return nil, nil, fmt.Errorf("jwks: not a JWKS document: %w", err)
 	}
+	if len(raw.Keys) > MaxJWKSKeys {
+		return nil, nil, fmt.Errorf("jwks: %d keys, more than %d", len(raw.Keys), MaxJWKSKeys)
+	}
 	set := &keySet{byKid: map[string]*jwk{}}
 	var skipped []error
 	for i, r := range raw.Keys {
+		if len(r) > MaxJWKLen {
+			skipped = append(skipped, fmt.Errorf("jwks: key %d: %d bytes, over %d", i, len(r), MaxJWKLen))
+			continue
+		}
 		var k rawJWK
 		if err := json.Unmarshal(r, &k); err != nil {
 			skipped = append(skipped, fmt.Errorf("jwks: key %d: %w", i, err))
@@ -240,7 +263,7 @@ type jwksSource struct {
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the running fetch ends; nil when none runs
 	lastAttempt time.Time
-	lastBody    []byte
+	lastSum     [sha256.Size]byte // of the document the set was parsed from
 	lastErr     error
 	failing     bool
 }
@@ -360,10 +383,10 @@ func (s *jwksSource) fetch(done chan struct{}) {
 	for _, e := range skipped {
 		s.reg.log.Debug("jwt-auth: JWKS key skipped", "url", s.url, "err", e)
 	}
-	if cur := s.set.Load(); cur == nil || !bytes.Equal(body, s.lastBody) {
+	if sum := sha256.Sum256(body); s.set.Load() == nil || sum != s.lastSum {
 		// A new document: tokens verified with the old set are checked again.
 		s.set.Store(set)
-		s.lastBody = body
+		s.lastSum = sum
 	}
 	s.fetchedAt.Store(s.reg.now().UnixNano())
 }
@@ -382,15 +405,15 @@ func (s *jwksSource) get() ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSSize))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxJWKSSize))
 		return nil, fmt.Errorf("jwks: %s answered %s", s.url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("jwks: read %s: %w", s.url, err)
 	}
-	if len(body) > maxJWKSSize {
-		return nil, fmt.Errorf("jwks: %s sent more than %d bytes", s.url, maxJWKSSize)
+	if len(body) > MaxJWKSSize {
+		return nil, fmt.Errorf("jwks: %s sent more than %d bytes", s.url, MaxJWKSSize)
 	}
 	return body, nil
 }
