@@ -46,6 +46,9 @@ type Settings struct {
 	KeyClaimName string `json:"key_claim_name,omitempty"`
 	// Leeway is the clock skew allowed on exp, nbf and iat, in seconds.
 	Leeway int `json:"leeway,omitempty"`
+	// ExpRequired refuses a token without an exp claim ("failed to
+	// verify jwt"). By default such a token never expires.
+	ExpRequired bool `json:"exp_required,omitempty"`
 	// Issuer, when set, must be the token's iss.
 	Issuer string `json:"issuer,omitempty"`
 	// Audience, when set, must be one of the token's aud.
@@ -120,6 +123,9 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 
 	leeway := time.Duration(s.Leeway) * time.Second
 	opts := []jwt.ParserOption{jwt.WithLeeway(leeway), jwt.WithIssuedAt()}
+	if s.ExpRequired {
+		opts = append(opts, jwt.WithExpirationRequired())
+	}
 	if s.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(s.Issuer))
 	}
@@ -135,6 +141,7 @@ func (d *Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		cookie:       s.Cookie,
 		keyClaim:     s.KeyClaimName,
 		leeway:       int64(leeway),
+		maxToken:     d.maxTokenLen(),
 		hide:         s.HideCredentials,
 		anonymous:    s.AnonymousConsumer,
 		log:          d.logger(),
@@ -199,6 +206,7 @@ type Authenticator struct {
 	header, query, cookie string
 	keyClaim              string
 	leeway                int64 // nanoseconds
+	maxToken              int
 	hide                  bool
 	anonymous             string
 	log                   *slog.Logger
@@ -212,6 +220,9 @@ type Authenticator struct {
 	consumerClaim string
 	jwksParser    *jwt.Parser
 
+	// cache holds the tokens this authenticator verified, with its parsers:
+	// a route compiled with other settings (exp_required, issuer, ...) has
+	// its own, empty one.
 	cache *tokenCache // nil when off
 
 	missing, invalidToken, missingKey, invalidKey, failed *credential.AuthError
@@ -236,14 +247,12 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	if tok == "" {
 		return nil, a.missing
 	}
-	if len(tok) > MaxTokenLen {
-		a.debug(r.Context(), "token too long", nil)
+	if len(tok) > a.maxToken {
+		a.debug(r.Context(), "token longer than the maximum token length", nil)
 		return nil, a.invalidToken
 	}
-	var m *credential.Match
-	if v := a.cached(tok, idx); v != nil {
-		m = v.match
-	} else {
+	m := a.cached(tok, idx)
+	if m == nil {
 		var err error
 		if m, err = a.verify(r.Context(), tok, idx); err != nil {
 			return nil, err
@@ -255,11 +264,16 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	return m, nil
 }
 
-// cached returns the cache entry of tok when it still holds: its match is
-// the current one in idx (the credential or consumer did not change since),
-// the credential is active, the token's time window holds and, for a JWKS
-// token, the key set it was verified with is still the current one.
-func (a *Authenticator) cached(tok string, idx *credential.Index) *verified {
+// cached returns the current match of tok's cache entry when the entry
+// still holds, or nil. A credential's token holds while the index's match
+// for its lookup is still the very credential it was verified with (a
+// change to the consumer alone keeps it; any change to the credential
+// makes a new one), that credential is active and the token's time window
+// holds. A JWKS token holds while the consumer it names exists, its time
+// window holds and the key set it was verified with is still the current
+// one. The match returned is the index's current one, so that a changed
+// consumer identity (labels, groups) is the one the request carries.
+func (a *Authenticator) cached(tok string, idx *credential.Index) *credential.Match {
 	if a.cache == nil {
 		return nil
 	}
@@ -267,30 +281,35 @@ func (a *Authenticator) cached(tok string, idx *credential.Index) *verified {
 	if v == nil {
 		return nil
 	}
-	if a.holds(v, idx) {
-		return v
+	if m := a.holds(v, idx); m != nil {
+		return m
 	}
 	a.cache.drop(v)
 	return nil
 }
 
-func (a *Authenticator) holds(v *verified, idx *credential.Index) bool {
+func (a *Authenticator) holds(v *verified, idx *credential.Index) *credential.Match {
 	var now int64
 	if v.notAfter != 0 || v.notBefore != 0 || v.set != nil {
 		now = a.now().UnixNano()
 		if v.notAfter != 0 && now >= v.notAfter || v.notBefore != 0 && now < v.notBefore {
-			return false
+			return nil
 		}
 	}
 	if v.set != nil {
 		if a.src.current(now, a.refresh) != v.set {
-			return false
+			return nil
 		}
-		m, ok := idx.FindConsumer(v.match.Identity.Consumer.Username)
-		return ok && m == v.match
+		if m, ok := idx.FindConsumer(v.consumer); ok {
+			return m
+		}
+		return nil
 	}
-	m, ok := idx.Find(unsafestr.Bytes(v.match.Credential.Lookup))
-	return ok && m == v.match && m.Credential.Usable(a.now)
+	m, ok := idx.Find(unsafestr.Bytes(v.cred.Lookup))
+	if !ok || m.Credential != v.cred || !m.Credential.Usable(a.now) {
+		return nil
+	}
+	return m
 }
 
 // verify is the cold path: decode the payload, find the credential (or
@@ -325,7 +344,7 @@ func (a *Authenticator) verify(ctx context.Context, tok string, idx *credential.
 	if _, err := a.parsers[ver.alg].ParseWithClaims(tok, &claims, ver.keyfunc); err != nil {
 		return nil, a.parseFailure(ctx, err)
 	}
-	a.remember(tok, m, nil, &claims)
+	a.remember(&verified{token: tok, cred: m.Credential}, &claims)
 	return m, nil
 }
 
@@ -390,7 +409,7 @@ func (a *Authenticator) verifyJWKS(ctx context.Context, tok string, payload []by
 	if _, err := a.jwksParser.ParseWithClaims(tok, &claims, keyfunc); err != nil {
 		return nil, a.parseFailure(ctx, err)
 	}
-	a.remember(tok, m, used, &claims)
+	a.remember(&verified{token: tok, consumer: name, set: used}, &claims)
 	return m, nil
 }
 
@@ -411,11 +430,10 @@ func (a *Authenticator) parseFailure(ctx context.Context, err error) error {
 }
 
 // remember caches a verified token with its time window.
-func (a *Authenticator) remember(tok string, m *credential.Match, set *keySet, c *jwt.RegisteredClaims) {
+func (a *Authenticator) remember(v *verified, c *jwt.RegisteredClaims) {
 	if a.cache == nil {
 		return
 	}
-	v := &verified{token: tok, match: m, set: set}
 	if c.ExpiresAt != nil {
 		v.notAfter = c.ExpiresAt.UnixNano() + a.leeway
 	}

@@ -11,11 +11,15 @@ import (
 const cacheShards = 16
 
 // verified is a token that passed every check, and what it proved. It is
-// trusted again only while its match is still the current one in the index
-// (the credential or consumer did not change), and its time window holds.
+// trusted again only while what it was verified against is still current
+// (see Authenticator.cached) and its time window holds.
 type verified struct {
 	token string
-	match *credential.Match
+	// cred is the credential a credential's token was verified with; nil
+	// for a JWKS token.
+	cred *credential.Credential
+	// consumer is the username a JWKS token's consumer claim names.
+	consumer string
 	// set is the JWKS key set the token was verified with; nil for a
 	// credential's token.
 	set *keySet

@@ -9,9 +9,6 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/unsafestr"
 )
 
-// MaxTokenLen bounds a presented token; a longer one is "JWT token invalid".
-const MaxTokenLen = 16 << 10
-
 // HeaderToken returns the token of a header value: "Bearer <jwt>" (the
 // prefix is case-insensitive and optional) or a bare "<jwt>". A value with
 // another scheme ("Basic ...") holds no token.

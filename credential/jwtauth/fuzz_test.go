@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,9 +54,11 @@ func fuzzIndex(t testing.TB) (*credential.Index, map[string]fuzzCred) {
 }
 
 // FuzzJWT sends arbitrary tokens (in the Authorization header, the query
-// and a cookie) through the authenticator: it never panics, every failure
-// is a 401 of API.md, and a token it accepts is one signed with the key of
-// the credential it names, under that credential's algorithm.
+// and a cookie) through two authenticators, one with the defaults and one
+// with exp_required and a MaxTokenLen of 2 KiB: they never panic, every
+// failure is a 401 of API.md, and a token they accept is one signed with the
+// key of the credential it names, under that credential's algorithm; with
+// exp_required it has an exp, and it is no longer than the cap.
 func FuzzJWT(f *testing.F) {
 	k := getKeys()
 	hs := sign(f, jwt.SigningMethodHS256, []byte(secret256), claims("hs"))
@@ -67,6 +70,8 @@ func FuzzJWT(f *testing.F) {
 	f.Add(sign(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims("hs")), "", "")
 	f.Add("a.b.c", "jwt=%zz", "jwt=\"x\"")
 	f.Add("eyJhbGciOiJIUzI1NiJ9.eyJrZXkiOiJocyJ9.", "", "")
+	f.Add(sign(f, jwt.SigningMethodHS256, []byte(secret256), jwt.MapClaims{"key": "hs"}), "", "")
+	f.Add("", "jwt="+sign(f, jwt.SigningMethodRS256, k.rsa, claims("rs", "pad", strings.Repeat("p", 1500))), "")
 
 	idx, creds := fuzzIndex(f)
 	msgs := map[string]bool{jwtauth.MsgMissing: true, jwtauth.MsgInvalidToken: true, jwtauth.MsgMissingKey: true,
@@ -76,16 +81,26 @@ func FuzzJWT(f *testing.F) {
 		f.Fatal(err)
 	}
 	a := p.(*jwtauth.Authenticator)
+	const strictMax = 2048
+	p, err = (&jwtauth.Definition{MaxTokenLen: strictMax}).New(json.RawMessage(`{"exp_required":true}`))
+	if err != nil {
+		f.Fatal(err)
+	}
+	strict := p.(*jwtauth.Authenticator)
 
 	f.Fuzz(func(t *testing.T, authz, rawQuery, cookie string) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.URL.RawQuery = rawQuery
-		if authz != "" {
-			r.Header["Authorization"] = []string{authz}
+		request := func() *http.Request {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.URL.RawQuery = rawQuery
+			if authz != "" {
+				r.Header["Authorization"] = []string{authz}
+			}
+			if cookie != "" {
+				r.Header["Cookie"] = []string{cookie}
+			}
+			return r
 		}
-		if cookie != "" {
-			r.Header["Cookie"] = []string{cookie}
-		}
+		r := request()
 		// Every token the request could be carrying, before hide_credentials
 		// strips it.
 		var candidates []string
@@ -102,12 +117,31 @@ func FuzzJWT(f *testing.F) {
 			t.Fatalf("HeaderToken(%q) = %q", authz, tok)
 		}
 
-		m, err := a.Authenticate(r, idx)
-		if err != nil {
+		failed := func(err error) bool {
+			if err == nil {
+				return false
+			}
 			ae, ok := err.(*credential.AuthError)
 			if !ok || ae.Status != http.StatusUnauthorized || !msgs[ae.Message] {
 				t.Fatalf("unexpected failure %#v", err)
 			}
+			return true
+		}
+
+		if m, err := strict.Authenticate(request(), idx); !failed(err) {
+			fc := creds[m.Credential.ID]
+			signed := func(tok string) bool {
+				_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return fc.key, nil },
+					jwt.WithValidMethods([]string{fc.alg}), jwt.WithLeeway(time.Second), jwt.WithExpirationRequired())
+				return err == nil && len(tok) <= strictMax
+			}
+			if !slices.ContainsFunc(candidates, signed) {
+				t.Fatalf("exp_required authenticated %q with none of %q signed by its key, with exp, within %d bytes", m.Credential.ID, candidates, strictMax)
+			}
+		}
+
+		m, err := a.Authenticate(r, idx)
+		if failed(err) {
 			return
 		}
 		fc := creds[m.Credential.ID]

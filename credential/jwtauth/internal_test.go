@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -115,15 +116,39 @@ func TestParseKeySet(t *testing.T) {
 }
 
 // FuzzParseJWKS feeds arbitrary documents to the JWKS parser: it never
-// panics, and what it keeps is a usable public key.
+// panics, it refuses a document over MaxJWKSSize or with more than
+// MaxJWKSKeys keys, and what it keeps is a usable public key whose JWK is at
+// most MaxJWKLen bytes.
 func FuzzParseJWKS(f *testing.F) {
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"},{"kty":"OKP","crv":"Ed25519","x":"` + base64.RawURLEncoding.EncodeToString(make([]byte, 32)) + `"}]}`))
 	f.Add([]byte(`{"keys":[{"kty":"oct","k":"c2VjcmV0"}]}`))
+	f.Add(edDoc(f, MaxJWKSKeys))
+	f.Add(edDoc(f, MaxJWKSKeys+1))
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + base64.RawURLEncoding.EncodeToString(make([]byte, 32)) + `","x5c":["` + strings.Repeat("A", MaxJWKLen) + `"]}]}`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		set, _, err := parseKeySet(doc)
 		if err != nil {
 			return
+		}
+		if len(doc) > MaxJWKSSize {
+			t.Fatalf("accepted a document of %d bytes", len(doc))
+		}
+		var raw struct{ Keys []json.RawMessage }
+		if json.Unmarshal(doc, &raw) != nil || len(raw.Keys) > MaxJWKSKeys {
+			t.Fatalf("accepted a document of %d keys", len(raw.Keys))
+		}
+		kept := map[string]bool{}
+		for _, r := range raw.Keys {
+			var k struct{ Kid string }
+			if json.Unmarshal(r, &k) == nil && len(r) <= MaxJWKLen {
+				kept[k.Kid] = true
+			}
+		}
+		for kid := range set.byKid {
+			if !kept[kid] {
+				t.Fatalf("kept kid %q of a key over %d bytes", kid, MaxJWKLen)
+			}
 		}
 		for _, k := range set.all {
 			switch k.key.(type) {

@@ -1,12 +1,12 @@
 package jwtauth
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -20,8 +20,20 @@ import (
 	"time"
 )
 
-// maxJWKSSize bounds a JWKS document.
-const maxJWKSSize = 1 << 20
+// Bounds of a JWKS document, which comes from the network.
+const (
+	// MaxJWKSSize bounds a JWKS document, in bytes. A larger one is refused
+	// as a whole: the last good key set keeps serving.
+	MaxJWKSSize = 1 << 20
+	// MaxJWKSKeys bounds the number of keys of a JWKS document. A document
+	// with more is refused as a whole, as a larger one is: a token without
+	// a kid is tried against every key that fits its algorithm, so the
+	// number of keys bounds the signature checks one request can cost.
+	MaxJWKSKeys = 64
+	// MaxJWKLen bounds one key of a JWKS document (its JSON, x5c and all),
+	// in bytes. A larger key is skipped; the others are used.
+	MaxJWKLen = 16 << 10
+)
 
 // jwk is one usable key of a key set.
 type jwk struct {
@@ -51,19 +63,30 @@ type rawJWK struct {
 
 // parseKeySet parses a JWKS document ({"keys": [...]}) into its public keys:
 // RSA (at least MinRSABits), EC P-256 and P-384, and Ed25519 (OKP) keys whose
-// "use", when present, is "sig". Other keys, symmetric ones included, are
-// skipped and reported in skipped; a document that does not parse is an
-// error.
+// "use", when present, is "sig". Other keys, symmetric ones included, and
+// keys over MaxJWKLen are skipped and reported in skipped; a document that
+// does not parse, is over MaxJWKSSize or has more than MaxJWKSKeys keys is
+// an error.
 func parseKeySet(doc []byte) (*keySet, []error, error) {
+	if len(doc) > MaxJWKSSize {
+		return nil, nil, fmt.Errorf("jwks: document of %d bytes is over %d", len(doc), MaxJWKSSize)
+	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(doc, &raw); err != nil {
 		return nil, nil, fmt.Errorf("jwks: not a JWKS document: %w", err)
 	}
+	if len(raw.Keys) > MaxJWKSKeys {
+		return nil, nil, fmt.Errorf("jwks: %d keys, more than %d", len(raw.Keys), MaxJWKSKeys)
+	}
 	set := &keySet{byKid: map[string]*jwk{}}
 	var skipped []error
 	for i, r := range raw.Keys {
+		if len(r) > MaxJWKLen {
+			skipped = append(skipped, fmt.Errorf("jwks: key %d: %d bytes, over %d", i, len(r), MaxJWKLen))
+			continue
+		}
 		var k rawJWK
 		if err := json.Unmarshal(r, &k); err != nil {
 			skipped = append(skipped, fmt.Errorf("jwks: key %d: %w", i, err))
@@ -159,25 +182,71 @@ func b64Int(s string) (*big.Int, error) {
 
 // jwksRegistry holds one source per JWKS URL, shared by every route of a
 // Definition so that recompiling routes keeps the fetched key sets.
+//
+// The table is bounded by max URLs, least recently used out. Use is ordered
+// by a counter, epoch, that each route compiled with a JWKS URL advances: a
+// source records the epoch of its last use (a route compiled with it, or a
+// request checked against it), and a route compiled with a new URL when the
+// table is full drops the source whose last use is the oldest. So a URL that
+// requests still use outlives one no route used since. A dropped source
+// keeps working for the authenticators compiled with it (they hold it, not
+// its URL); it is only no longer shared with routes compiled later. No
+// request can add a URL: only compiling a route does.
 type jwksRegistry struct {
 	client *http.Client
 	minGap time.Duration
 	wait   time.Duration
+	max    int
 	log    *slog.Logger
+	now    func() time.Time
+
+	// epoch orders uses: a compile takes two values, the first for the
+	// source it returns, the second for the requests that follow it.
+	epoch atomic.Uint64
 
 	mu      sync.Mutex
 	sources map[string]*jwksSource
 }
 
+func newJWKSRegistry(client *http.Client, minGap, wait time.Duration, maxURLs int, log *slog.Logger, now func() time.Time) *jwksRegistry {
+	if maxURLs <= 0 {
+		maxURLs = DefaultJWKSMaxURLs
+	}
+	return &jwksRegistry{client: client, minGap: minGap, wait: wait, max: maxURLs, log: log, now: now,
+		sources: map[string]*jwksSource{}}
+}
+
+// source returns the source of url, adding it (and dropping the least
+// recently used one when the table is full) when there is none.
 func (g *jwksRegistry) source(url string) *jwksSource {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	s, ok := g.sources[url]
-	if !ok {
-		s = &jwksSource{url: url, reg: g}
-		g.sources[url] = s
+	used := g.epoch.Add(2) - 1
+	if s, ok := g.sources[url]; ok {
+		s.lastUsed.Store(used)
+		return s
 	}
+	if len(g.sources) >= g.max {
+		var oldest *jwksSource
+		for _, s := range g.sources {
+			if oldest == nil || s.lastUsed.Load() < oldest.lastUsed.Load() {
+				oldest = s
+			}
+		}
+		delete(g.sources, oldest.url)
+		g.log.Info("jwt-auth: JWKS table full; dropped the URL used least recently", "url", oldest.url, "max", g.max)
+	}
+	s := &jwksSource{url: url, reg: g}
+	s.lastUsed.Store(used)
+	g.sources[url] = s
 	return s
+}
+
+// len returns the number of URLs in the table.
+func (g *jwksRegistry) len() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.sources)
 }
 
 // jwksSource is the key set of one URL: served from memory, refreshed in the
@@ -188,19 +257,25 @@ type jwksSource struct {
 	reg *jwksRegistry
 
 	set       atomic.Pointer[keySet]
-	fetchedAt atomic.Int64 // Unix nanoseconds of the last successful fetch
+	fetchedAt atomic.Int64  // Unix nanoseconds of the last successful fetch
+	lastUsed  atomic.Uint64 // the registry's epoch at its last use
 
 	mu          sync.Mutex
 	inflight    chan struct{} // closed when the running fetch ends; nil when none runs
 	lastAttempt time.Time
-	lastBody    []byte
+	lastSum     [sha256.Size]byte // of the document the set was parsed from
 	lastErr     error
 	failing     bool
 }
 
 // current returns the loaded key set (nil before the first load) and starts
-// a background refresh when it is older than maxAge.
+// a background refresh when it is older than maxAge. It records the use.
 func (s *jwksSource) current(now int64, maxAge time.Duration) *keySet {
+	// Written at most once per epoch, so that requests mostly read shared
+	// words; never moved back.
+	if e, cur := s.reg.epoch.Load(), s.lastUsed.Load(); cur < e {
+		s.lastUsed.CompareAndSwap(cur, e)
+	}
 	ks := s.set.Load()
 	if ks != nil && now-s.fetchedAt.Load() > int64(maxAge) {
 		s.refresh()
@@ -266,7 +341,7 @@ func (s *jwksSource) refresh() <-chan struct{} {
 	if s.inflight != nil {
 		return s.inflight
 	}
-	now := time.Now()
+	now := s.reg.now()
 	if !s.lastAttempt.IsZero() && now.Sub(s.lastAttempt) < s.reg.minGap {
 		return nil
 	}
@@ -308,12 +383,12 @@ func (s *jwksSource) fetch(done chan struct{}) {
 	for _, e := range skipped {
 		s.reg.log.Debug("jwt-auth: JWKS key skipped", "url", s.url, "err", e)
 	}
-	if cur := s.set.Load(); cur == nil || !bytes.Equal(body, s.lastBody) {
+	if sum := sha256.Sum256(body); s.set.Load() == nil || sum != s.lastSum {
 		// A new document: tokens verified with the old set are checked again.
 		s.set.Store(set)
-		s.lastBody = body
+		s.lastSum = sum
 	}
-	s.fetchedAt.Store(time.Now().UnixNano())
+	s.fetchedAt.Store(s.reg.now().UnixNano())
 }
 
 func (s *jwksSource) get() ([]byte, error) {
@@ -330,15 +405,15 @@ func (s *jwksSource) get() ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxJWKSSize))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxJWKSSize))
 		return nil, fmt.Errorf("jwks: %s answered %s", s.url, resp.Status)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKSSize+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxJWKSSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("jwks: read %s: %w", s.url, err)
 	}
-	if len(body) > maxJWKSSize {
-		return nil, fmt.Errorf("jwks: %s sent more than %d bytes", s.url, maxJWKSSize)
+	if len(body) > MaxJWKSSize {
+		return nil, fmt.Errorf("jwks: %s sent more than %d bytes", s.url, MaxJWKSSize)
 	}
 	return body, nil
 }

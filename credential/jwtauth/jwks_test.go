@@ -207,3 +207,40 @@ func TestJWKSSharedAcrossRecompiles(t *testing.T) {
 	}
 	require.EqualValues(t, 1, p.fetches.Load())
 }
+
+// TestJWKSTableThroughRoutes: routes naming many distinct JWKS URLs come and
+// go while one route serves requests (JWKSMaxURLs 2): the route in use keeps
+// its key set (never fetched again, even when it is compiled again), and a
+// route compiled with a new URL when the table is full works.
+func TestJWKSTableThroughRoutes(t *testing.T) {
+	k := getKeys()
+	p := newIdP(t, rsaJWK("k1", &k.rsa.PublicKey))
+	settings := `{"jwks":{"url":"` + p.srv.URL + `"}}`
+	f := newFixture(t, &jwtauth.Definition{JWKSMaxURLs: 2}, map[string]string{"idp": settings})
+	f.consumer("alice")
+	tok := sign(t, jwt.SigningMethodRS256, k.rsa, idpClaims("alice"), "kid", "k1")
+	requireOK(t, f.call("idp", bearer(tok)), "alice")
+
+	for i := range 10 {
+		id := "other-" + strconv.Itoa(i)
+		code, body := f.admin(http.MethodPut, "/api/routes/"+id,
+			`{"plugins":{"jwt-auth":{"jwks":{"url":"https://idp-`+strconv.Itoa(i)+`.invalid/certs"}}}}`)
+		require.Equal(t, http.StatusCreated, code, body)
+		requireOK(t, f.call("idp", bearer(tok)), "alice")
+		code, _ = f.admin(http.MethodDelete, "/api/routes/"+id, "")
+		require.Equal(t, http.StatusNoContent, code)
+	}
+	code, body := f.admin(http.MethodPut, "/api/routes/idp", `{"plugins":{"jwt-auth":`+settings+`}}`)
+	require.Equal(t, http.StatusOK, code, body)
+	requireOK(t, f.call("idp", bearer(tok)), "alice")
+	require.EqualValues(t, 1, p.fetches.Load(), "the URL in use kept its key set")
+
+	// The table is full (idp and the last other route's URL): a new URL
+	// takes a place.
+	p2 := newIdP(t, rsaJWK("k2", &k.rsa2.PublicKey))
+	code, body = f.admin(http.MethodPut, "/api/routes/late", `{"plugins":{"jwt-auth":{"jwks":{"url":"`+p2.srv.URL+`"}}}}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	requireOK(t, f.call("late", bearer(sign(t, jwt.SigningMethodRS256, k.rsa2, idpClaims("alice"), "kid", "k2"))), "alice")
+	requireOK(t, f.call("idp", bearer(tok)), "alice")
+	require.EqualValues(t, 1, p.fetches.Load())
+}

@@ -45,6 +45,11 @@ const (
 const (
 	// DefaultCacheSize is the number of verified tokens each route keeps.
 	DefaultCacheSize = 10_000
+	// DefaultMaxTokenLen bounds a presented token, in bytes: what an
+	// nginx-based gateway (Kong, APISIX) lets through in one header line
+	// with its default large_client_header_buffers, and twice what a browser
+	// keeps in a cookie.
+	DefaultMaxTokenLen = 8 << 10
 	// DefaultJWKSMinInterval is the shortest time between two fetches of
 	// one JWKS URL (an unknown kid or a failing identity provider cannot
 	// make the gateway fetch more often).
@@ -52,6 +57,9 @@ const (
 	// DefaultJWKSWait bounds how long a request waits for a key set that was
 	// never loaded, or for the refetch an unknown kid triggered.
 	DefaultJWKSWait = 5 * time.Second
+	// DefaultJWKSMaxURLs is the number of JWKS URLs whose key sets the
+	// Definition keeps.
+	DefaultJWKSMaxURLs = 100
 	// DefaultHTTPTimeout is the timeout of the default JWKS HTTP client.
 	DefaultHTTPTimeout = 10 * time.Second
 )
@@ -71,12 +79,24 @@ type Definition struct {
 	// that a repeated token costs no signature check: 0 means
 	// DefaultCacheSize, a negative value turns the cache off.
 	CacheSize int
+	// MaxTokenLen bounds a presented token, in bytes; a longer one is
+	// refused with "JWT token invalid" before it is parsed. 0 or less
+	// means DefaultMaxTokenLen.
+	MaxTokenLen int
 	// JWKSMinInterval is the shortest time between two fetches of one JWKS
 	// URL; 0 means DefaultJWKSMinInterval.
 	JWKSMinInterval time.Duration
 	// JWKSWait bounds how long a request waits for a JWKS fetch; 0 means
 	// DefaultJWKSWait.
 	JWKSWait time.Duration
+	// JWKSMaxURLs bounds the number of JWKS URLs whose key sets are kept;
+	// 0 or less means DefaultJWKSMaxURLs. When a route is compiled with a
+	// new URL and the table is full, the URL used least recently (by a
+	// request or a route compiled with it) is dropped from the table:
+	// routes compiled with it keep their key set, a route compiled with it
+	// later fetches it again. Set it above the number of distinct URLs
+	// your routes name.
+	JWKSMaxURLs int
 	// Logger receives the precise reason of each failure at debug level
 	// (never a secret or a token); nil means slog.Default().
 	Logger *slog.Logger
@@ -120,9 +140,16 @@ func (d *Definition) registry() *jwksRegistry {
 		if wait <= 0 {
 			wait = DefaultJWKSWait
 		}
-		d.jwks = &jwksRegistry{client: client, minGap: gap, wait: wait, log: d.logger(), sources: map[string]*jwksSource{}}
+		d.jwks = newJWKSRegistry(client, gap, wait, d.JWKSMaxURLs, d.logger(), time.Now)
 	})
 	return d.jwks
+}
+
+func (d *Definition) maxTokenLen() int {
+	if d.MaxTokenLen > 0 {
+		return d.MaxTokenLen
+	}
+	return DefaultMaxTokenLen
 }
 
 // credentialSettings is what an admin writes on a jwt-auth credential.

@@ -149,7 +149,7 @@ func TestFailures(t *testing.T) {
 		{"payload not json", "r", parts[0] + "." + b64([]byte("nope")) + "." + parts[2], jwtauth.MsgInvalidToken},
 		{"payload not an object", "r", parts[0] + "." + b64([]byte(`["key"]`)) + "." + parts[2], jwtauth.MsgInvalidToken},
 		{"header not base64", "r", "!!!." + parts[1] + "." + parts[2], jwtauth.MsgInvalidToken},
-		{"too long", "r", strings.Repeat("a", jwtauth.MaxTokenLen+1), jwtauth.MsgInvalidToken},
+		{"too long", "r", strings.Repeat("a", jwtauth.DefaultMaxTokenLen+1), jwtauth.MsgInvalidToken},
 		{"no key claim", "r", hs(jwt.MapClaims{"sub": "alice"}), jwtauth.MsgMissingKey},
 		{"key claim not a string", "r", hs(jwt.MapClaims{"key": 42}), jwtauth.MsgMissingKey},
 		{"unknown key", "r", hs(claims("nobody")), jwtauth.MsgInvalidKey},
@@ -445,6 +445,8 @@ func TestRouteSettings(t *testing.T) {
 		{`{"leeway":"5"}`, "leeway"},
 		{`{"realm":"a\"b"}`, "realm"},
 		{`{"hide_credentials":"yes"}`, "hide_credentials"},
+		{`{"exp_required":"yes"}`, "exp_required"},
+		{`{"exp_required":1}`, "exp_required"},
 		{`{"nope":1}`, "nope"},
 		{`{"jwks":{}}`, "jwks.url"},
 		{`{"jwks":{"url":"ftp://idp/jwks"}}`, "jwks.url"},
@@ -459,7 +461,7 @@ func TestRouteSettings(t *testing.T) {
 		require.True(t, errors.As(err, &ve))
 		require.Contains(t, ve.Fields, tt.field, tt.settings)
 	}
-	for _, ok := range []string{`{}`, `null`, `{"header":"X-JWT","leeway":60,"issuer":"a","audience":"b","realm":"r"}`,
+	for _, ok := range []string{`{}`, `null`, `{"header":"X-JWT","leeway":60,"issuer":"a","audience":"b","realm":"r","exp_required":true}`,
 		`{"jwks":{"url":"https://idp.example/certs","refresh_interval":60,"consumer_claim":"preferred_username","algorithms":["RS256","ES256","EdDSA"]}}`} {
 		_, err := d.New(json.RawMessage(ok))
 		require.NoError(t, err, ok)
