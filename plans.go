@@ -206,6 +206,6 @@ func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, 
 				return nil, err
 			}
 		}
-		return plugin.NewPlan(lv, plugin.WithLogger(g.log))
+		return plugin.NewPlan(lv, plugin.WithLogger(g.log), plugin.WithMaxBufferedBody(g.maxBufferedBody))
 	})
 }
