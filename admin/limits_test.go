@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/route"
 )
 
 // padded returns a consumer body of exactly n bytes: its desc fills the rest.
@@ -128,4 +129,20 @@ func TestJSONPatchOperationsCap(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.Body), &out))
 	require.Equal(t, "v"+strconv.Itoa(max-1), out.Desc)
+}
+
+// TestRouteLimits: a route at route.MaxPaths paths is stored, one more path
+// is 400 naming frontend.paths.
+func TestRouteLimits(t *testing.T) {
+	e := newEnv(t)
+	body := func(id string, n int) map[string]any {
+		ps := make([]string, n)
+		for i := range ps {
+			ps[i] = "/p" + strconv.Itoa(i)
+		}
+		return map[string]any{"id": id, "frontend": map[string]any{"paths": ps}}
+	}
+	requireFields(t, e.do(http.MethodPost, "/api/routes", body("over", route.MaxPaths+1)), "frontend.paths")
+	e.must(http.StatusNotFound, http.MethodGet, "/api/routes/over", nil)
+	e.must(http.StatusCreated, http.MethodPost, "/api/routes", body("at", route.MaxPaths))
 }
