@@ -61,6 +61,8 @@ type Gateway struct {
 	// plans caches the plugin plan of each (route, consumer) pair; every
 	// change to routes, consumers or consumer groups invalidates it.
 	plans plugin.Cache
+	// maxBufferedBody caps the response bodies plans buffer (0: default).
+	maxBufferedBody int64
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -95,6 +97,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	g := &Gateway{store: s, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
 	g.limiter = cfg.limiter
 	g.gatewayID = cfg.gateway
+	g.maxBufferedBody = cfg.maxBufferedBody
 	if g.gatewayID == "" {
 		g.gatewayID = DefaultGatewayID
 	}

@@ -23,6 +23,8 @@ type config struct {
 	limiter ratelimit.Limiter
 	gateway string
 	proxies []string
+	// maxBufferedBody caps buffered response bodies (WithMaxBufferedBody).
+	maxBufferedBody int64
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -86,3 +88,11 @@ func WithGatewayID(id string) Option { return func(c *config) { c.gateway = id }
 func WithTrustedProxies(proxies ...string) Option {
 	return func(c *config) { c.proxies = append(c.proxies, proxies...) }
 }
+
+// WithMaxBufferedBody sets the cap, in bytes, on a response body the gateway
+// holds in memory for pre_response plugins that read or replace it
+// (plugin.WithMaxBufferedBody). The default is plugin.DefaultMaxBufferedBody
+// (8 MiB); values below 1 keep it. A larger body is answered 502 and logged
+// with its route and plugin, unless every such plugin of the request lets it
+// stream unmodified (plugin.OverflowStream): see docs/plugins/stages.md.
+func WithMaxBufferedBody(n int64) Option { return func(c *config) { c.maxBufferedBody = n } }

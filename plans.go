@@ -206,6 +206,7 @@ func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, 
 				return nil, err
 			}
 		}
-		return plugin.NewPlan(lv, plugin.WithLogger(g.log), plugin.WithCaller(cr.route.ID, c))
+		return plugin.NewPlan(lv, plugin.WithLogger(g.log), plugin.WithMaxBufferedBody(g.maxBufferedBody),
+			plugin.WithCaller(cr.route.ID, c))
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	"github.com/gatehousehq/gatehouse/credential"
 )
 
 // Media types accepted on writes.
@@ -21,6 +23,19 @@ const (
 	mediaJSON       = "application/json"
 	mediaJSONPatch  = "application/json-patch+json"
 	mediaMergePatch = "application/merge-patch+json"
+)
+
+// Limits on what a body may hold beyond its size (WithMaxBody).
+const (
+	// MaxPatchOperations is the most operations one JSON Patch (RFC 6902)
+	// may hold: each one walks the document, so that a body of tiny
+	// operations would cost far more than its size. Larger: 400.
+	MaxPatchOperations = 1000
+	// MaxAuthorizedEntities is the most entries of a credential's
+	// authorized_entities or an API key's authorizedEntities: the data plane
+	// interns every entity name it is shown and keeps it, and builds a hash
+	// set per credential. Larger: 400.
+	MaxAuthorizedEntities = 1000
 )
 
 // mediaType returns the request's media type, lower-case, without parameters;
@@ -90,6 +105,27 @@ func decodeStrict(data []byte, v any) error {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("the request body holds data after the JSON object", nil)
+	}
+	return checkLimits(v)
+}
+
+// checkLimits refuses an object that fits in a body but would cost the data
+// plane more than its size: more than MaxAuthorizedEntities entities. It runs
+// on every decoded POST, PUT and patched PATCH body.
+func checkLimits(v any) error {
+	var field string
+	var n int
+	switch x := v.(type) {
+	case *credential.Credential:
+		field, n = "authorized_entities", len(x.AuthorizedEntities)
+	case *apiKeyBody:
+		field, n = "authorizedEntities", len(x.AuthorizedEntities)
+	default:
+		return nil
+	}
+	if n > MaxAuthorizedEntities {
+		return badRequest("the request has invalid fields; see fields",
+			map[string]string{field: fmt.Sprintf("must have at most %d entries, not %d", MaxAuthorizedEntities, n)})
 	}
 	return nil
 }
@@ -170,6 +206,9 @@ func (h *Handler) readPatch(w http.ResponseWriter, r *http.Request) (patcher, er
 		p, err := jsonpatch.DecodePatch(body)
 		if err != nil {
 			return nil, badRequest("the JSON Patch (RFC 6902) could not be decoded: "+err.Error(), nil)
+		}
+		if len(p) > MaxPatchOperations {
+			return nil, badRequest(fmt.Sprintf("a JSON Patch may hold at most %d operations, not %d: send a PUT instead", MaxPatchOperations, len(p)), nil)
 		}
 		opts := jsonpatch.NewApplyOptions()
 		opts.AccumulatedCopySizeLimit = h.max

@@ -33,8 +33,9 @@ type PreResponsePlugin interface {
 	Plugin
 	// NeedsBody reports whether the plugin reads or replaces the body. It is
 	// asked once, when the plan is built: a plan with such a plugin buffers
-	// every response body (and so does not stream); without one, bodies stream
-	// and Response.Body is nil.
+	// every response body (and so does not stream) up to a cap
+	// (WithMaxBufferedBody; past it, see Overflow and OverflowPolicy);
+	// without one, bodies stream and Response.Body is nil.
 	NeedsBody() bool
 	// PreResponse may change res before it is sent.
 	PreResponse(c *Call, res *Response)
@@ -253,8 +254,11 @@ func (res *Response) Body() []byte {
 // SetBody replaces the body at PreResponse; Content-Length is set to its
 // length when the response is sent. It panics when the body is not
 // buffered (no plugin of the plan said NeedsBody), and so becomes the plan's
-// 500. At other stages it does nothing.
+// 500. At other stages, and on a response that Overflowed, it does nothing.
 func (res *Response) SetBody(b []byte) {
+	if res.rw.overflowed {
+		return // too large to buffer, streaming unmodified (Overflowed)
+	}
 	if !res.rw.buffer {
 		panic("plugin: SetBody on a response that is not buffered (NeedsBody is false)")
 	}

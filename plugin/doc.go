@@ -46,6 +46,10 @@
 // the rest streams: a Flush reaches the client. Only when a PreResponse
 // plugin needs the body is the whole body buffered: Flush then waits for the
 // handler to return, and a replaced body gets a correct Content-Length.
+// Buffering is capped (DefaultMaxBufferedBody, 8 MiB; WithMaxBufferedBody):
+// a larger body is answered 502 and logged, or, when every plugin that needs
+// it chose OverflowStream (OverflowPolicy), sent unmodified, the plugins
+// told with Response.Overflowed.
 //
 // # Failures
 //

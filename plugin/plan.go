@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 )
@@ -62,6 +63,51 @@ type Binder interface {
 	Bind(routeID string, c *consumer.Consumer) Plugin
 }
 
+// DefaultMaxBufferedBody is the cap, in bytes, on the response body a plan
+// holds for its PreResponse plugins that need it, unless WithMaxBufferedBody
+// says otherwise: 8 MiB.
+const DefaultMaxBufferedBody = 8 << 20
+
+// WithMaxBufferedBody sets the cap, in bytes, on the response body a plan
+// holds for its PreResponse plugins that need it (NeedsBody). The buffer
+// never grows past it; what happens to a larger body is told by Overflow.
+// Values below 1 keep DefaultMaxBufferedBody.
+func WithMaxBufferedBody(n int64) PlanOption {
+	return func(p *Plan) {
+		if n >= 1 {
+			p.maxBody = int(min(n, math.MaxInt))
+		}
+	}
+}
+
+// Overflow is what Serve does with a response whose body outgrows the cap on
+// buffered bodies (WithMaxBufferedBody), or declares a Content-Length over
+// it.
+type Overflow uint8
+
+const (
+	// OverflowFail replaces the response with 502 Bad Gateway
+	// {"error":"bad_gateway","message":"upstream response too large"} and
+	// logs the route and the plugin that needed the body; the handler's
+	// further writes fail with ErrResponseTooLarge. It is the default, for a
+	// plugin that must not be skipped (one that redacts a response, say).
+	OverflowFail Overflow = iota
+	// OverflowStream sends the response unmodified: PreResponse plugins run
+	// at that moment with Response.Overflowed true and no body (they may
+	// still change the status and headers), then the held bytes are sent and
+	// the rest streams.
+	OverflowStream
+)
+
+// OverflowPolicy is implemented by a PreResponsePlugin that needs the body and
+// chooses what happens to a response too large to buffer. A plugin without it
+// gets OverflowFail. The response streams only when every plugin of the plan
+// that needs the body chose OverflowStream.
+type OverflowPolicy interface {
+	// BodyOverflow is asked once, when the plan is built.
+	BodyOverflow() Overflow
+}
+
 // Plan is the merged, ordered plugin chain of one (route, consumer) pair,
 // built once (see Cache) and then run for every request with Serve. It is
 // immutable and safe for concurrent use. A nil *Plan is the empty plan.
@@ -80,6 +126,11 @@ type Plan struct {
 	caller   bool
 	route    string
 	consumer *consumer.Consumer
+	// maxBody caps a buffered body. failOn names the first plugin that
+	// needs the body and did not choose OverflowStream: a body over maxBody
+	// is then answered 502; "" when every such plugin streams.
+	maxBody int
+	failOn  string
 }
 
 type step struct {
@@ -111,7 +162,7 @@ type member struct {
 // a Plugin that does not implement its stage's interface. To check one level
 // when it is written, build a plan of it alone.
 func NewPlan(l Levels, opts ...PlanOption) (*Plan, error) {
-	p := &Plan{log: slog.Default()}
+	p := &Plan{log: slog.Default(), maxBody: DefaultMaxBufferedBody}
 	for _, o := range opts {
 		o(p)
 	}
@@ -162,8 +213,13 @@ func NewPlan(l Levels, opts ...PlanOption) (*Plan, error) {
 		}
 	}
 	for _, st := range p.resp {
-		if st.members[0].resp.NeedsBody() {
-			p.buffer = true
+		m := &st.members[0]
+		if !m.resp.NeedsBody() {
+			continue
+		}
+		p.buffer = true
+		if op, ok := m.resp.(OverflowPolicy); (!ok || op.BodyOverflow() != OverflowStream) && p.failOn == "" {
+			p.failOn = m.name
 		}
 	}
 	p.hold = len(p.post) > 0 || len(p.resp) > 0

@@ -4,6 +4,7 @@ package route
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,20 @@ const (
 	AuthAll = "all"
 	// AuthAny takes the first authentication plugin that passes.
 	AuthAny = "any"
+)
+
+// Limits on a route. Every request scans the paths of the routes it may
+// match and the groups of the route it matched, so that these bound the work
+// one route adds to each request.
+const (
+	// MaxPaths is the most frontend paths one route may have.
+	MaxPaths = 100
+	// MaxPathLen is the longest frontend path, in bytes.
+	MaxPathLen = 1024
+	// MaxMethods is the most frontend methods one route may have.
+	MaxMethods = 16
+	// MaxGroups is the most service groups one route may belong to.
+	MaxGroups = 100
 )
 
 // Route is a unit of the API the gateway protects.
@@ -70,6 +85,9 @@ func (r *Route) Validate() error {
 	if r.ID != "" && !consumer.ValidName(r.ID) {
 		e.Add("id", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
 	}
+	if len(r.Groups) > MaxGroups {
+		e.Add("groups", fmt.Sprintf("must have at most %d entries", MaxGroups))
+	}
 	for _, g := range r.Groups {
 		if !consumer.ValidName(g) {
 			e.Add("groups", "group ids must match ^[a-zA-Z0-9_-]+$")
@@ -79,11 +97,21 @@ func (r *Route) Validate() error {
 	if r.API != "" && !consumer.ValidName(r.API) {
 		e.Add("api", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
 	}
+	if len(r.Frontend.Paths) > MaxPaths {
+		e.Add("frontend.paths", fmt.Sprintf("must have at most %d entries", MaxPaths))
+	}
 	for _, p := range r.Frontend.Paths {
 		if !strings.HasPrefix(p, "/") {
 			e.Add("frontend.paths", "every path must start with /")
 			break
 		}
+		if len(p) > MaxPathLen {
+			e.Add("frontend.paths", fmt.Sprintf("every path must be at most %d bytes", MaxPathLen))
+			break
+		}
+	}
+	if len(r.Frontend.Methods) > MaxMethods {
+		e.Add("frontend.methods", fmt.Sprintf("must have at most %d entries", MaxMethods))
 	}
 	for _, m := range r.Frontend.Methods {
 		if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t/") {

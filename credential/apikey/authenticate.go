@@ -135,8 +135,10 @@ const (
 )
 
 // maxBasicLen bounds the decoded Authorization: Basic value read into the
-// stack buffer; a longer one cannot hold a valid key.
-const maxBasicLen = MaxClientIDLen + 1 + MaxSecretLen
+// stack buffer; a longer one cannot hold a valid key. The 2 are for
+// base64.DecodedLen, which counts the bytes padding stands for: without them
+// a value of the longest clientId and secret would not fit.
+const maxBasicLen = MaxClientIDLen + 1 + MaxSecretLen + 2
 
 // extract returns the clientId and clientSecret a request presents and where
 // it found them: the client id and secret headers; else Authorization: Basic;
@@ -199,6 +201,10 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	}
 	if len(id) == 0 || len(id) > MaxClientIDLen {
 		a.debug(r, "clientId empty or too long")
+		return nil, a.invalid
+	}
+	if len(secret) > MaxSecretLen {
+		a.debug(r, "clientSecret too long") // no stored secret is: refused before hashing
 		return nil, a.invalid
 	}
 	var buf [len(LookupPrefix) + MaxClientIDLen]byte

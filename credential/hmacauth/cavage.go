@@ -171,12 +171,43 @@ func hasField(list, name string) bool {
 	return false
 }
 
+// checkHeaderList reports whether a headers= list has at most
+// MaxSignedComponents entries, none of them twice (compared
+// case-insensitively, as header names are). Without it a list of one short
+// name repeated would have the signing string hold a long header value once
+// per repetition.
+func checkHeaderList(list string) bool {
+	var seen [MaxSignedComponents]string
+	n := 0
+	for list != "" {
+		var f string
+		f, list = nextField(list)
+		if f == "" {
+			continue
+		}
+		if n == len(seen) {
+			return false
+		}
+		for _, s := range seen[:n] {
+			if strings.EqualFold(s, f) {
+				return false
+			}
+		}
+		seen[n] = f
+		n++
+	}
+	return true
+}
+
 // verifyCavage checks an Authorization: Signature header (params is what
 // follows the scheme).
 func (a *Authenticator) verifyCavage(r *http.Request, idx *credential.Index, params string) (*credential.Match, error) {
 	h, err := parseSignatureParams(params)
 	if err != nil {
 		return nil, a.fail(r, "malformed Authorization: Signature header", "")
+	}
+	if !checkHeaderList(h.Headers) {
+		return nil, a.fail(r, "headers lists too many entries, or one twice", h.KeyID)
 	}
 	alg := parseAlg(h.Algorithm)
 	if alg == 0 || a.algs&alg == 0 {

@@ -39,6 +39,7 @@ func FuzzSignatureHeader(f *testing.F) {
 	f.Add(`Signature keyId="k",algorithm="hmac-sha512",headers="@request-target host x-a",signature="` + strings.Repeat("A", 88) + `"`)
 	f.Add(`Signature keyId="k,algorithm=",signature="`)
 	f.Add(`Signature ,,,=""`)
+	f.Add(`Signature keyId="k",algorithm="hmac-sha256",headers="x X  x-a x-a ` + strings.Repeat("h ", 40) + `",signature="c2ln"`)
 	a := fuzzAuth(f, `{"clock_skew":0,"validate_request_body":true}`)
 	idx := fuzzIndex()
 	f.Fuzz(func(t *testing.T, v string) {

@@ -48,6 +48,13 @@ const (
 	MaxMaxReqBody = 1 << 30
 	// DefaultRealm is the default realm of the WWW-Authenticate challenge.
 	DefaultRealm = "hmac"
+	// MaxSignedComponents is the most entries one signature may cover: the
+	// headers= list of Authorization: Signature (where an entry may not
+	// appear twice) and the components of an RFC 9421 Signature-Input. A
+	// signature over more is refused (401) before its signing string is
+	// built, so that a short header cannot make the gateway build a long
+	// one; signed_headers may name at most as many.
+	MaxSignedComponents = 32
 )
 
 // Algorithm names of allowed_algorithms, in the Authorization: Signature
@@ -324,6 +331,9 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 			e.Add("max_req_body", fmt.Sprintf("must be 1 to %d bytes", MaxMaxReqBody))
 		}
 		a.maxBody = *s.MaxReqBody
+	}
+	if len(s.SignedHeaders) > MaxSignedComponents {
+		e.Add("signed_headers", fmt.Sprintf("must name at most %d headers", MaxSignedComponents))
 	}
 	for _, h := range s.SignedHeaders {
 		lh := strings.ToLower(h)

@@ -14,7 +14,7 @@ import (
 
 // Limits of an RFC 9421 Signature-Input member.
 const (
-	maxComponents = 32
+	maxComponents = MaxSignedComponents
 	maxParams     = 16
 )
 

@@ -19,12 +19,22 @@ func Bearer(v string) (string, bool) {
 // QueryValue returns the first value of parameter name in a raw query string,
 // unescaped, without building a url.Values map.
 func QueryValue(rawQuery, name string) (string, bool) {
+	v, ok, _ := queryValue(rawQuery, name, -1)
+	return v, ok
+}
+
+// queryValue is QueryValue that, with max >= 0, reports a first value longer
+// than max bytes once unescaped as over instead, without unescaping (and so
+// copying) a value too long to fit. Only keys whose length can unescape to
+// name's (len(name) to 3*len(name)) are unescaped, so that a query of many
+// escaped keys costs no allocation.
+func queryValue(rawQuery, name string, max int) (v string, ok, over bool) {
 	for rawQuery != "" {
 		var part string
 		part, rawQuery, _ = strings.Cut(rawQuery, "&")
 		k, v, _ := strings.Cut(part, "=")
 		if k != name {
-			if !strings.ContainsAny(k, "%+") {
+			if len(k) < len(name) || len(k) > 3*len(name) || !strings.ContainsAny(k, "%+") {
 				continue
 			}
 			uk, err := url.QueryUnescape(k)
@@ -32,16 +42,22 @@ func QueryValue(rawQuery, name string) (string, bool) {
 				continue
 			}
 		}
+		if max >= 0 && len(v) > 3*max {
+			return "", false, true // even fully escaped, longer than max
+		}
 		if strings.ContainsAny(v, "%+") {
 			uv, err := url.QueryUnescape(v)
 			if err != nil {
-				return "", false
+				return "", false, false
 			}
-			return uv, true
+			v = uv
 		}
-		return v, true
+		if max >= 0 && len(v) > max {
+			return "", false, true
+		}
+		return v, true, false
 	}
-	return "", false
+	return "", false, false
 }
 
 // RemoveQuery returns rawQuery without any occurrence of parameter name.

@@ -221,7 +221,10 @@ func (a *Authenticator) InvalidError() *credential.AuthError { return a.invalid 
 // a *credential.AuthError when there is none or it is not usable. With
 // hide_credentials, the key is removed from the request once it is accepted.
 func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*credential.Match, error) {
-	key, src := a.extract(r)
+	key, src, over := a.extract(r)
+	if over || len(key) > MaxKeyLen {
+		return nil, a.invalid // no stored key is that long: refused before hashing
+	}
 	if key == "" {
 		return nil, a.missing
 	}
@@ -249,20 +252,25 @@ const (
 )
 
 // extract returns the presented key: the configured header first, then
-// Authorization: Bearer, then the query parameter.
-func (a *Authenticator) extract(r *http.Request) (string, source) {
+// Authorization: Bearer, then the query parameter. over reports a query value
+// longer than MaxKeyLen, which is not unescaped.
+func (a *Authenticator) extract(r *http.Request) (key string, src source, over bool) {
 	if v := r.Header[a.header]; len(v) > 0 && v[0] != "" {
-		return v[0], fromHeader
+		return v[0], fromHeader, false
 	}
 	if v := r.Header["Authorization"]; len(v) > 0 {
 		if tok, ok := Bearer(v[0]); ok {
-			return tok, fromBearer
+			return tok, fromBearer, false
 		}
 	}
-	if v, ok := QueryValue(r.URL.RawQuery, a.query); ok && v != "" {
-		return v, fromQuery
+	v, ok, over := queryValue(r.URL.RawQuery, a.query, MaxKeyLen)
+	if over {
+		return "", fromQuery, true
 	}
-	return "", 0
+	if ok && v != "" {
+		return v, fromQuery, false
+	}
+	return "", 0, false
 }
 
 func (a *Authenticator) strip(r *http.Request, src source) {
