@@ -95,6 +95,9 @@ func apiKeyCredential(in *apiKeyBody) (*credential.Credential, error) {
 	if in.Consumer != "" && !consumer.ValidName(in.Consumer) {
 		e.Add("consumer", "must match ^[a-zA-Z0-9_-]+$ and be at most 512 characters")
 	}
+	if n := len(in.AuthorizedEntities); n > credential.MaxAuthorizedEntities {
+		e.Add("authorizedEntities", fmt.Sprintf("must have at most %d entries, not %d", credential.MaxAuthorizedEntities, n))
+	}
 	for i, ent := range in.AuthorizedEntities {
 		if err := credential.ValidateEntity(ent); err != nil {
 			e.Add("authorizedEntities", "entry "+strconv.Itoa(i)+": "+err.Error())

@@ -14,8 +14,6 @@ import (
 	"strings"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
-
-	"github.com/gatehousehq/gatehouse/credential"
 )
 
 // Media types accepted on writes.
@@ -31,11 +29,6 @@ const (
 	// may hold: each one walks the document, so that a body of tiny
 	// operations would cost far more than its size. Larger: 400.
 	MaxPatchOperations = 1000
-	// MaxAuthorizedEntities is the most entries of a credential's
-	// authorized_entities or an API key's authorizedEntities: the data plane
-	// interns every entity name it is shown and keeps it, and builds a hash
-	// set per credential. Larger: 400.
-	MaxAuthorizedEntities = 1000
 )
 
 // mediaType returns the request's media type, lower-case, without parameters;
@@ -106,29 +99,9 @@ func decodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest("the request body holds data after the JSON object", nil)
 	}
-	return checkLimits(v)
-}
-
-// checkLimits refuses an object that fits in a body but would cost the data
-// plane more than its size: more than MaxAuthorizedEntities entities. It runs
-// on every decoded POST, PUT and patched PATCH body.
-func checkLimits(v any) error {
-	var field string
-	var n int
-	switch x := v.(type) {
-	case *credential.Credential:
-		field, n = "authorized_entities", len(x.AuthorizedEntities)
-	case *apiKeyBody:
-		field, n = "authorizedEntities", len(x.AuthorizedEntities)
-	default:
-		return nil
-	}
-	if n > MaxAuthorizedEntities {
-		return badRequest("the request has invalid fields; see fields",
-			map[string]string{field: fmt.Sprintf("must have at most %d entries, not %d", MaxAuthorizedEntities, n)})
-	}
 	return nil
 }
+
 
 // jsonError turns a decoding error into a 400 that names the field when it can.
 func jsonError(err error) *httpError {

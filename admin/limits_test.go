@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/admin"
+	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/route"
 )
 
@@ -68,7 +69,7 @@ func entities(n int) string {
 // TestAuthorizedEntitiesCap: at most MaxAuthorizedEntities entities on a
 // credential or an API key, whether sent whole or made by a patch.
 func TestAuthorizedEntitiesCap(t *testing.T) {
-	const max = admin.MaxAuthorizedEntities
+	const max = credential.MaxAuthorizedEntities
 	e := newKeyEnv(t)
 	e.must(http.StatusCreated, http.MethodPost, "/api/consumers", `{"username":"alice"}`)
 	cred := func(id string, n int) string {

@@ -95,6 +95,9 @@ func (c *Credential) Validate(isScheme func(name string) bool) error {
 	default:
 		e.Add("plugins", "must hold exactly one authentication plugin, not several")
 	}
+	if n := len(c.AuthorizedEntities); n > MaxAuthorizedEntities {
+		e.Add("authorized_entities", "must have at most "+strconv.Itoa(MaxAuthorizedEntities)+" entries, not "+strconv.Itoa(n))
+	}
 	for i, ent := range c.AuthorizedEntities {
 		if err := ValidateEntity(ent); err != nil {
 			e.Add("authorized_entities", "entry "+strconv.Itoa(i)+": "+err.Error())

@@ -14,6 +14,11 @@ const (
 	EntityAPI   = "api"
 )
 
+// MaxAuthorizedEntities is the most entries a credential's authorized
+// entities may hold: the data plane interns every entry it is shown, keeps it,
+// and builds a hash set per credential.
+const MaxAuthorizedEntities = 1000
+
 // ValidateEntity reports why s cannot be an entry of authorized_entities, or
 // nil. An entry is an id (^[a-zA-Z0-9_-]+$, at most 512 characters), which
 // may follow one of the prefixes group_, route_ or api_; a prefix alone
