@@ -102,7 +102,6 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-
 // jsonError turns a decoding error into a 400 that names the field when it can.
 func jsonError(err error) *httpError {
 	var syn *json.SyntaxError
