@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/keyring"
@@ -14,6 +15,9 @@ import (
 type Option func(*config)
 
 type config struct {
+	// transport is the upstream transport (WithUpstreamTransport).
+	transport http.RoundTripper
+
 	logger  *slog.Logger
 	plugins []plugin.Definition
 	routes  []route.Route
@@ -85,4 +89,15 @@ func WithGatewayID(id string) Option { return func(c *config) { c.gateway = id }
 // on an entry that does not parse.
 func WithTrustedProxies(proxies ...string) Option {
 	return func(c *config) { c.proxies = append(c.proxies, proxies...) }
+}
+
+// WithUpstreamTransport sets the transport the reverse proxies of Router send
+// requests to backends with. The default, DefaultUpstreamTransport, bounds
+// connecting, the TLS handshake and the wait for response headers; a
+// transport given here should bound them too, or a backend that accepts
+// connections and never answers holds every request sent to it. A backend
+// that times out is answered 504 (MsgUpstreamTimeout), one that fails
+// otherwise 502 (MsgUpstreamUnavailable). Nil means the default.
+func WithUpstreamTransport(rt http.RoundTripper) Option {
+	return func(c *config) { c.transport = rt }
 }
