@@ -39,6 +39,9 @@ type Gateway struct {
 	retry  time.Duration
 	view   *view
 	routes atomic.Pointer[routeSet]
+	// transport carries the reverse proxies' requests to backends
+	// (WithUpstreamTransport, DefaultUpstreamTransport).
+	transport http.RoundTripper
 	// syncMu serializes writers of the view and the routes, each across its
 	// store read, so that a full reload and a single change never overwrite
 	// each other with older data.
@@ -95,6 +98,10 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		cfg.ring, _ = keyring.Generate()
 	}
 	g := &Gateway{store: s, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
+	g.transport = cfg.transport
+	if g.transport == nil {
+		g.transport = DefaultUpstreamTransport()
+	}
 	g.limiter = cfg.limiter
 	g.gatewayID = cfg.gateway
 	g.maxBufferedBody = cfg.maxBufferedBody

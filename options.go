@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/keyring"
@@ -14,6 +15,9 @@ import (
 type Option func(*config)
 
 type config struct {
+	// transport is the upstream transport (WithUpstreamTransport).
+	transport http.RoundTripper
+
 	logger  *slog.Logger
 	plugins []plugin.Definition
 	routes  []route.Route
@@ -96,3 +100,14 @@ func WithTrustedProxies(proxies ...string) Option {
 // with its route and plugin, unless every such plugin of the request lets it
 // stream unmodified (plugin.OverflowStream): see docs/plugins/stages.md.
 func WithMaxBufferedBody(n int64) Option { return func(c *config) { c.maxBufferedBody = n } }
+
+// WithUpstreamTransport sets the transport the reverse proxies of Router send
+// requests to backends with. The default, DefaultUpstreamTransport, bounds
+// connecting, the TLS handshake and the wait for response headers; a
+// transport given here should bound them too, or a backend that accepts
+// connections and never answers holds every request sent to it. A backend
+// that times out is answered 504 (MsgUpstreamTimeout), one that fails
+// otherwise 502 (MsgUpstreamUnavailable). Nil means the default.
+func WithUpstreamTransport(rt http.RoundTripper) Option {
+	return func(c *config) { c.transport = rt }
+}

@@ -225,9 +225,15 @@ func (g *Gateway) newProxy(r *route.Route) (*httputil.ReverseProxy, error) {
 			pr.SetURL(target)
 			pr.SetXForwarded()
 		},
+		Transport: g.transport,
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
+			if upstreamTimedOut(req, err) {
+				g.log.Warn("gatehouse: backend timed out", "route", id, "err", err)
+				writeMessage(w, http.StatusGatewayTimeout, MsgUpstreamTimeout)
+				return
+			}
 			g.log.Warn("gatehouse: backend unavailable", "route", id, "err", err)
-			writeMessage(w, http.StatusBadGateway, "upstream unavailable")
+			writeMessage(w, http.StatusBadGateway, MsgUpstreamUnavailable)
 		},
 	}, nil
 }

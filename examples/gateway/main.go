@@ -20,7 +20,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,6 +49,14 @@ func main() {
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
 	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
+	// server holds the timeouts and limits of both servers.
+	server serverLimits
+	// shutdownTimeout bounds the graceful shutdown; then the remaining
+	// connections are closed.
+	shutdownTimeout time.Duration
+	// upstreamDial and upstreamResponseHeader bound connecting to a backend
+	// and waiting for its response headers.
+	upstreamDial, upstreamResponseHeader time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -68,14 +78,93 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
 	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; random per process when empty")
+
+	// Numbers: an environment value that does not parse is reported unless
+	// the flag itself is given; negative values are refused.
+	envOf, envErrs := map[string]string{}, map[string]error{}
+	num := func(name, env, v string, parse func(string) error) {
+		envOf[name] = env
+		if v != "" {
+			if err := parse(v); err != nil {
+				envErrs[name] = fmt.Errorf("-%s: %s=%q: %w", name, env, v, err)
+			}
+		}
+	}
+	dur := func(p *time.Duration, name, env string, def time.Duration, usage string) {
+		num(name, env, getenv(env), func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("not a duration (such as 30s or 2m)")
+			}
+			def = d
+			return nil
+		})
+		fs.DurationVar(p, name, def, usage+" (env "+env+")")
+	}
+	dur(&o.server.readHeader, "read-header-timeout", "GATEHOUSE_READ_HEADER_TIMEOUT", 10*time.Second, "longest a client may take to send a request's headers; 0: no limit")
+	dur(&o.server.bodyIdle, "body-idle-timeout", "GATEHOUSE_BODY_IDLE_TIMEOUT", 60*time.Second, "longest a request body may stall between two reads (an upload may take longer in all); 0: no limit")
+	dur(&o.server.write, "write-timeout", "GATEHOUSE_WRITE_TIMEOUT", 0, "longest a whole response may take to write, streams included; 0 (the default): no limit")
+	dur(&o.server.writeStall, "write-stall-timeout", "GATEHOUSE_WRITE_STALL_TIMEOUT", 60*time.Second, "longest one write of a response may stay blocked on a client that does not read (time between writes does not count); 0: no limit")
+	dur(&o.server.idle, "idle-timeout", "GATEHOUSE_IDLE_TIMEOUT", 120*time.Second, "longest a keep-alive connection waits for its next request; 0: no limit")
+	dur(&o.shutdownTimeout, "shutdown-timeout", "GATEHOUSE_SHUTDOWN_TIMEOUT", 10*time.Second, "longest the graceful shutdown waits for requests in flight before closing their connections; 0: close them at once")
+	dur(&o.upstreamDial, "upstream-dial-timeout", "GATEHOUSE_UPSTREAM_DIAL_TIMEOUT", gatehouse.DefaultUpstreamDialTimeout, "longest connecting to a backend may take (then 504); 0: the system's")
+	dur(&o.upstreamResponseHeader, "upstream-response-header-timeout", "GATEHOUSE_UPSTREAM_RESPONSE_HEADER_TIMEOUT", gatehouse.DefaultUpstreamResponseHeaderTimeout, "longest a backend may take to send its response headers once it has the request (then 504); 0: no limit")
+	maxHeader := defaultMaxHeaderBytes
+	num("max-header-bytes", "GATEHOUSE_MAX_HEADER_BYTES", getenv("GATEHOUSE_MAX_HEADER_BYTES"), func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a number of bytes")
+		}
+		maxHeader = n
+		return nil
+	})
+	fs.IntVar(&o.server.maxHeaderBytes, "max-header-bytes", maxHeader, "largest request header block, request line included, in bytes; larger ones get 431 (env GATEHOUSE_MAX_HEADER_BYTES)")
+
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var firstErr error
+	fs.VisitAll(func(f *flag.Flag) { // in name order, so that the reason is stable
+		env, ok := envOf[f.Name]
+		if !ok || firstErr != nil {
+			return
+		}
+		if err := envErrs[f.Name]; err != nil && !given[f.Name] {
+			firstErr = err
+			return
+		}
+		var bad string
+		switch v := f.Value.(flag.Getter).Get().(type) {
+		case time.Duration:
+			if v < 0 {
+				bad = "must not be negative"
+			}
+		case int:
+			if v <= 0 { // 0 would mean net/http's default, 1 MiB
+				bad = "want a positive number of bytes"
+			}
+		}
+		if bad != "" {
+			from := ""
+			if !given[f.Name] {
+				from = " (from " + env + ")"
+			}
+			firstErr = fmt.Errorf("-%s %s%s: %s", f.Name, f.Value, from, bad)
+		}
+	})
+	if firstErr != nil {
+		return o, firstErr
+	}
 	return o, nil
 }
+
+// defaultMaxHeaderBytes is the default -max-header-bytes: 64 KiB.
+const defaultMaxHeaderBytes = 64 << 10
 
 func openStore(spec string) (store.Store, error) {
 	switch {
@@ -152,6 +241,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		gwOpts = append(gwOpts, gatehouse.WithKeyRing(ring))
 	}
+	upstream := gatehouse.DefaultUpstreamTransport()
+	upstream.DialContext = (&net.Dialer{Timeout: o.upstreamDial, KeepAlive: 30 * time.Second}).DialContext
+	upstream.ResponseHeaderTimeout = o.upstreamResponseHeader
+	defer upstream.CloseIdleConnections()
+	gwOpts = append(gwOpts, gatehouse.WithUpstreamTransport(upstream))
 	gw, err := gatehouse.New(ctx, st, gwOpts...)
 	if err != nil {
 		return err
@@ -184,7 +278,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		dataLn.Close()
 		return fmt.Errorf("-admin-listen: %w", err)
 	}
-	servers := []*http.Server{newServer(gw.Router(), log), newServer(adminHandler, log)}
+	servers := []*http.Server{newServer(gw.Router(), log, o.server), newServer(adminHandler, log, o.server)}
 	errc := make(chan error, 2)
 	go func() { errc <- servers[0].Serve(dataLn) }()
 	go func() { errc <- servers[1].Serve(adminLn) }()
@@ -201,20 +295,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case err := <-errc:
 		return err
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
+	var wg sync.WaitGroup
 	for _, s := range servers {
-		_ = s.Shutdown(shutdownCtx)
+		wg.Go(func() {
+			if err := s.Shutdown(shutdownCtx); err != nil {
+				// Requests still in flight (long streams, say) when the
+				// shutdown timeout passes: end them.
+				log.Warn("gateway: shutdown timeout passed; closing the remaining connections", "timeout", o.shutdownTimeout)
+				_ = s.Close()
+			}
+		})
 	}
+	wg.Wait()
 	fmt.Fprintln(stdout, "gateway stopped")
 	return nil
-}
-
-func newServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 }
