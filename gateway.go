@@ -42,6 +42,8 @@ type Gateway struct {
 	// transport carries the reverse proxies' requests to backends
 	// (WithUpstreamTransport, DefaultUpstreamTransport).
 	transport http.RoundTripper
+	// ownTransport is set when transport is the default, made by New.
+	ownTransport bool
 	// syncMu serializes writers of the view and the routes, each across its
 	// store read, so that a full reload and a single change never overwrite
 	// each other with older data.
@@ -101,6 +103,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	g.transport = cfg.transport
 	if g.transport == nil {
 		g.transport = DefaultUpstreamTransport()
+		g.ownTransport = true
 	}
 	g.limiter = cfg.limiter
 	g.gatewayID = cfg.gateway
@@ -232,11 +235,16 @@ func (g *Gateway) Registry() *plugin.Registry { return g.reg }
 // Store returns the store the gateway reads.
 func (g *Gateway) Store() store.Store { return g.store }
 
-// Close stops following the store. Handlers keep serving the last view.
+// Close stops following the store and closes the idle connections to
+// backends of the default upstream transport (not those of a transport given
+// with WithUpstreamTransport). Handlers keep serving the last view.
 func (g *Gateway) Close() error {
 	g.closed.Do(func() {
 		g.cancel()
 		<-g.done
+		if t, ok := g.transport.(interface{ CloseIdleConnections() }); ok && g.ownTransport {
+			t.CloseIdleConnections()
+		}
 	})
 	return nil
 }
