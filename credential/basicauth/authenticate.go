@@ -63,7 +63,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	copy(stack[:], lookupPrefix)
 	pair, colon, ok := decodePair(tok, stack[len(lookupPrefix):len(lookupPrefix)])
 	if !ok {
-		debug(r.Context(), "basic-auth: malformed credentials")
+		debug(r.Context(), "basic-auth: malformed credentials", "")
 		return nil, a.malformed
 	}
 	var lookup []byte
@@ -88,9 +88,9 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 		return a.usable(r, m)
 	case refused:
 		if found {
-			debug(r.Context(), "basic-auth: wrong password (remembered)", "credential", cur.ID)
+			debug(r.Context(), "basic-auth: wrong password (remembered)", cur.ID)
 		} else {
-			debug(r.Context(), "basic-auth: unknown username (remembered)")
+			debug(r.Context(), "basic-auth: unknown username (remembered)", "")
 		}
 		return nil, a.invalidUser
 	}
@@ -105,7 +105,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 		}
 	}
 	if !a.limiter.acquire() {
-		debug(r.Context(), "basic-auth: too many password checks at once")
+		debug(r.Context(), "basic-auth: too many password checks at once", "")
 		return nil, a.busy
 	}
 	if !found {
@@ -114,9 +114,9 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	if !a.limiter.check(hash, password) || !found {
 		a.cache.refuse(&key, cur)
 		if found {
-			debug(r.Context(), "basic-auth: wrong password", "credential", cur.ID)
+			debug(r.Context(), "basic-auth: wrong password", cur.ID)
 		} else {
-			debug(r.Context(), "basic-auth: unknown username")
+			debug(r.Context(), "basic-auth: unknown username", "")
 		}
 		return nil, a.invalidUser
 	}
@@ -130,7 +130,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 // disabled or expired.
 func (a *Authenticator) usable(r *http.Request, m *credential.Match) (*credential.Match, error) {
 	if !m.Credential.Usable(a.now) {
-		debug(r.Context(), "basic-auth: credential disabled or expired", "credential", m.Credential.ID)
+		debug(r.Context(), "basic-auth: credential disabled or expired", m.Credential.ID)
 		return nil, a.invalidUser
 	}
 	return a.accept(r, m), nil
@@ -143,9 +143,17 @@ func (a *Authenticator) accept(r *http.Request, m *credential.Match) *credential
 	return m
 }
 
-// debug logs the precise reason of a failure; never a secret.
-func debug(ctx context.Context, msg string, args ...any) {
-	if l := slog.Default(); l.Enabled(ctx, slog.LevelDebug) {
-		l.DebugContext(ctx, msg, args...)
+// debug logs the precise reason of a failure, with the credential's id when
+// there is one (not ""); never a secret. It takes the id as a string, not as
+// slog arguments, so that a refusal allocates nothing while debug is off.
+func debug(ctx context.Context, msg, credentialID string) {
+	l := slog.Default()
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
+	if credentialID == "" {
+		l.DebugContext(ctx, msg)
+		return
+	}
+	l.DebugContext(ctx, msg, "credential", credentialID)
 }

@@ -63,9 +63,7 @@ func (c *Cache) Keys() [][]byte {
 // SetNow replaces the clock an Authenticator checks expiry with.
 func SetNow(a *Authenticator, now func() time.Time) { a.now = now }
 
-// SetCompare replaces the bcrypt comparison a Limiter runs under its slots,
-// so that a test can hold a slot; call it before the limiter is used.
-func SetCompare(l *Limiter, compare func(hash, password []byte) bool) { l.compare = compare }
-
-// CheckPassword is the real comparison, for a replacement to fall back on.
-var CheckPassword = checkPassword
+// SetHook makes l call hook with a slot taken, before each comparison, and
+// what hook returns after it, so that a test can hold a slot or watch the
+// slots in use; call it before the limiter is used.
+func SetHook(l *Limiter, hook func() (after func())) { l.hook = hook }

@@ -31,16 +31,17 @@ type holder struct {
 	release chan struct{}
 }
 
-// newHolder installs a holder on l: while armed, the next comparison stops
-// until release is closed; every other one is the real bcrypt.
+// newHolder installs a holder on l: while armed, the next comparison stops,
+// its slot taken, until release is closed; every comparison is the real
+// bcrypt.
 func newHolder(l *basicauth.Limiter) *holder {
 	h := &holder{entered: make(chan struct{}), release: make(chan struct{})}
-	basicauth.SetCompare(l, func(hash, password []byte) bool {
+	basicauth.SetHook(l, func() func() {
 		if h.armed.CompareAndSwap(true, false) {
 			close(h.entered)
 			<-h.release
 		}
-		return basicauth.CheckPassword(hash, password)
+		return func() {}
 	})
 	return h
 }
@@ -337,12 +338,11 @@ func TestFailureFloodKeepsSuccesses(t *testing.T) {
 func TestLimiterBoundsConcurrency(t *testing.T) {
 	l := basicauth.NewLimiter(2)
 	var inFlight, most atomic.Int32
-	basicauth.SetCompare(l, func(hash, password []byte) bool {
+	basicauth.SetHook(l, func() func() {
 		n := inFlight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
-		defer inFlight.Add(-1)
-		return basicauth.CheckPassword(hash, password)
+		return func() { inFlight.Add(-1) }
 	})
 	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(0), Limiter: l}
 	p, err := d.New(nil)

@@ -59,8 +59,11 @@ type Limiter struct {
 	sem      chan struct{}
 	compares atomic.Uint64
 	refused  atomic.Uint64
-	// compare is checkPassword; tests replace it to hold a slot.
-	compare func(hash, password []byte) bool
+	// hook, when not nil (tests only), is called with a slot taken, before
+	// the comparison; what it returns is called after it. It takes no
+	// password: a call through a func value would move the request's stack
+	// buffer to the heap.
+	hook func() (after func())
 }
 
 // NewLimiter returns a limiter of n slots; n <= 0 means DefaultLimit(), read
@@ -69,7 +72,7 @@ func NewLimiter(n int) *Limiter {
 	if n <= 0 {
 		n = DefaultLimit()
 	}
-	return &Limiter{sem: make(chan struct{}, n), compare: checkPassword}
+	return &Limiter{sem: make(chan struct{}, n)}
 }
 
 // defaultLimiter is the limiter of Definitions that have none of their own:
@@ -104,7 +107,10 @@ func (l *Limiter) acquire() bool {
 func (l *Limiter) check(hash, password []byte) bool {
 	defer func() { <-l.sem }()
 	l.compares.Add(1)
-	return l.compare(hash, password)
+	if l.hook != nil {
+		defer l.hook()()
+	}
+	return checkPassword(hash, password)
 }
 
 // dummyHashes holds, per cost, a bcrypt hash that no password matches
