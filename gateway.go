@@ -78,11 +78,20 @@ type Gateway struct {
 // encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
+	return builtinPlugins(ring, nil, nil)
+}
+
+// builtinPlugins is BuiltinPlugins with basic-auth's limiter and cache (nil:
+// the process's limiter, a new cache).
+func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache) []plugin.Definition {
+	if bcache == nil {
+		bcache = basicauth.NewCache(0) // a cache per gateway
+	}
 	return []plugin.Definition{
 		restriction.Definition{},
 		keyauth.Definition{},
-		basicauth.Definition{Cache: basicauth.NewCache(0)}, // a cache per gateway
-		&jwtauth.Definition{Ring: ring},                    // holds the JWKS key sets per URL
+		basicauth.Definition{Cache: bcache, Limiter: bcrypt},
+		&jwtauth.Definition{Ring: ring}, // holds the JWKS key sets per URL
 		hmacauth.Definition{Ring: ring},
 		apikey.Definition{Ring: ring},
 	}
@@ -132,7 +141,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		}
 		given[d.Name()] = true
 	}
-	for _, d := range append(BuiltinPlugins(cfg.ring), limits.Definitions()...) {
+	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache), limits.Definitions()...) {
 		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
 			reg.MustRegister(d)
 		}

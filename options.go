@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/credential/basicauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit"
@@ -29,6 +30,8 @@ type config struct {
 	proxies []string
 	// maxBufferedBody caps buffered response bodies (WithMaxBufferedBody).
 	maxBufferedBody int64
+	bcrypt          *basicauth.Limiter
+	bcache          *basicauth.Cache
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -110,4 +113,17 @@ func WithMaxBufferedBody(n int64) Option { return func(c *config) { c.maxBuffere
 // otherwise 502 (MsgUpstreamUnavailable). Nil means the default.
 func WithUpstreamTransport(rt http.RoundTripper) Option {
 	return func(c *config) { c.transport = rt }
+}
+
+// WithPasswordChecks bounds the CPU the built-in basic-auth plugin spends on
+// bcrypt. l caps the comparisons running at once: a request that needs one
+// while it is full is answered 503 with Retry-After, never queued. c
+// remembers recent checks, successes and failures apart, so that a repeated
+// pair pays bcrypt once. Nil keeps the default: basicauth.NewLimiter(0)
+// shared by the process (half of GOMAXPROCS, at least 1) and
+// basicauth.NewCache(0) private to the gateway. Keep l to read its counters
+// (Compares, Refused) for metrics. A basicauth.Definition given to WithPlugins
+// replaces the built-in, and with it what this option sets.
+func WithPasswordChecks(l *basicauth.Limiter, c *basicauth.Cache) Option {
+	return func(cfg *config) { cfg.bcrypt, cfg.bcache = l, c }
 }

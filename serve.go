@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -210,6 +211,10 @@ func asAuthError(err error) *credential.AuthError {
 func writeAuthError(w http.ResponseWriter, e *credential.AuthError) {
 	if e.Challenge != "" {
 		w.Header()["Www-Authenticate"] = rendered.values(e.Challenge)
+	}
+	if e.RetryAfter > 0 {
+		// strconv.Itoa of a value under 100 does not allocate.
+		w.Header()["Retry-After"] = rendered.values(strconv.Itoa(e.RetryAfter))
 	}
 	status := e.Status
 	if status == 0 {

@@ -78,7 +78,8 @@ type HeaderField struct {
 var ErrUnauthorized = errors.New("unauthorized")
 
 // AuthError is an authentication failure: the status and message the client
-// receives, and the WWW-Authenticate challenge.
+// receives, the WWW-Authenticate challenge, and for a refusal under load when
+// to come back.
 type AuthError struct {
 	// Status is the HTTP status, 401 unless stated otherwise.
 	Status int
@@ -89,6 +90,9 @@ type AuthError struct {
 	// Missing is true when the request carried no credential of the scheme at
 	// all, as opposed to a wrong one.
 	Missing bool
+	// RetryAfter, when positive, is sent as the Retry-After header, in
+	// seconds: a refusal for load (503) tells the client when to try again.
+	RetryAfter int
 }
 
 // Error returns the client-facing message.

@@ -18,6 +18,7 @@ type Authenticator struct {
 	hide      bool
 	anonymous string
 	cache     *Cache
+	limiter   *Limiter
 	cost      int
 	// The failures, built once: another scheme is Missing (nothing of Basic
 	// was presented) but answers MsgInvalid, as API.md says.
@@ -25,6 +26,7 @@ type Authenticator struct {
 	otherScheme *credential.AuthError
 	malformed   *credential.AuthError
 	invalidUser *credential.AuthError
+	busy        *credential.AuthError
 	now         func() time.Time
 }
 
@@ -40,10 +42,12 @@ func (a *Authenticator) InvalidError() *credential.AuthError { return a.invalidU
 
 // Authenticate finds in idx the credential whose username the request's
 // Authorization: Basic header names and checks its password. It returns a
-// *credential.AuthError when there is none or it is not usable. A check that
-// succeeded recently for the same username and password, against the same
-// live credential, is answered from the cache without bcrypt. With
-// hide_credentials, the Authorization header is removed once accepted.
+// *credential.AuthError when there is none or it is not usable. A pair
+// (username, password) checked recently against the credential the index
+// still holds is answered from the cache without bcrypt, success or failure.
+// Otherwise the check takes a slot of the Limiter; when none is free the
+// answer is 503 with Retry-After, at once. With hide_credentials, the
+// Authorization header is removed once accepted.
 func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*credential.Match, error) {
 	v := r.Header["Authorization"]
 	if len(v) == 0 || v[0] == "" {
@@ -59,7 +63,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	copy(stack[:], lookupPrefix)
 	pair, colon, ok := decodePair(tok, stack[len(lookupPrefix):len(lookupPrefix)])
 	if !ok {
-		debug(r.Context(), "basic-auth: malformed credentials")
+		debug(r.Context(), "basic-auth: malformed credentials", "")
 		return nil, a.malformed
 	}
 	var lookup []byte
@@ -70,43 +74,65 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 	}
 	password := pair[colon+1:]
 
+	// An unknown username goes the way of a wrong password, cache and bcrypt
+	// alike, so that neither its answer nor its timing tells which usernames
+	// exist.
 	m, found := idx.Find(lookup)
-	if !found {
-		// Pay what a wrong password costs, so that timing does not tell
-		// which usernames exist.
-		checkPassword(dummyHash(a.cost), password)
-		debug(r.Context(), "basic-auth: unknown username")
-		return nil, a.invalidUser
+	var cur *credential.Credential
+	if found {
+		cur = m.Credential
 	}
 	key := a.cache.keyOf(pair)
-	cached := a.cache.get(&key)
-	if cached == m {
-		if !m.Credential.Usable(a.now) {
-			debug(r.Context(), "basic-auth: credential disabled or expired", "credential", m.Credential.ID)
-			return nil, a.invalidUser
+	switch a.cache.recall(&key, cur) {
+	case verified:
+		return a.usable(r, m)
+	case refused:
+		if found {
+			debug(r.Context(), "basic-auth: wrong password (remembered)", cur.ID)
+		} else {
+			debug(r.Context(), "basic-auth: unknown username (remembered)", "")
 		}
-		return a.accept(r, m), nil
-	}
-	hash, ok := m.Secret.([]byte)
-	if !ok { // a view built without the Compiler: read the stored hash
-		var err error
-		if hash, err = storedHash(m.Credential.Plugins[Name]); err != nil {
-			slog.Default().Error("basic-auth: credential has no usable hash", "credential", m.Credential.ID, "err", err)
-			return nil, a.invalidUser
-		}
-	}
-	if !checkPassword(hash, password) {
-		if cached != nil { // verified against a credential since changed
-			a.cache.forget(&key)
-		}
-		debug(r.Context(), "basic-auth: wrong password", "credential", m.Credential.ID)
 		return nil, a.invalidUser
 	}
+	var hash []byte
+	if found {
+		if hash, ok = m.Secret.([]byte); !ok { // a view built without the Compiler: read the stored hash
+			var err error
+			if hash, err = storedHash(cur.Plugins[Name]); err != nil {
+				slog.Default().Error("basic-auth: credential has no usable hash", "credential", cur.ID, "err", err)
+				return nil, a.invalidUser
+			}
+		}
+	}
+	if !a.limiter.acquire() {
+		debug(r.Context(), "basic-auth: too many password checks at once", "")
+		return nil, a.busy
+	}
+	if !found {
+		hash = dummyHash(a.cost) // made once, under the slot
+	}
+	if !a.limiter.check(hash, password) || !found {
+		a.cache.refuse(&key, cur)
+		if found {
+			debug(r.Context(), "basic-auth: wrong password", cur.ID)
+		} else {
+			debug(r.Context(), "basic-auth: unknown username", "")
+		}
+		return nil, a.invalidUser
+	}
+	// Remembered even when the credential is disabled or expired: the
+	// password matches it, and usable is checked on every hit.
+	a.cache.verify(&key, cur)
+	return a.usable(r, m)
+}
+
+// usable accepts m, whose password was verified, unless its credential is
+// disabled or expired.
+func (a *Authenticator) usable(r *http.Request, m *credential.Match) (*credential.Match, error) {
 	if !m.Credential.Usable(a.now) {
-		debug(r.Context(), "basic-auth: credential disabled or expired", "credential", m.Credential.ID)
+		debug(r.Context(), "basic-auth: credential disabled or expired", m.Credential.ID)
 		return nil, a.invalidUser
 	}
-	a.cache.put(&key, m)
 	return a.accept(r, m), nil
 }
 
@@ -117,9 +143,17 @@ func (a *Authenticator) accept(r *http.Request, m *credential.Match) *credential
 	return m
 }
 
-// debug logs the precise reason of a failure; never a secret.
-func debug(ctx context.Context, msg string, args ...any) {
-	if l := slog.Default(); l.Enabled(ctx, slog.LevelDebug) {
-		l.DebugContext(ctx, msg, args...)
+// debug logs the precise reason of a failure, with the credential's id when
+// there is one (not ""); never a secret. It takes the id as a string, not as
+// slog arguments, so that a refusal allocates nothing while debug is off.
+func debug(ctx context.Context, msg, credentialID string) {
+	l := slog.Default()
+	if !l.Enabled(ctx, slog.LevelDebug) {
+		return
 	}
+	if credentialID == "" {
+		l.DebugContext(ctx, msg)
+		return
+	}
+	l.DebugContext(ctx, msg, "credential", credentialID)
 }

@@ -46,6 +46,9 @@ const (
 	// MsgInvalidUser answers well-formed credentials that authenticate nobody:
 	// unknown username, wrong password, disabled or expired credential.
 	MsgInvalidUser = "Invalid user authorization"
+	// MsgBusy answers, with 503 and Retry-After, a request whose password
+	// would need bcrypt while the Limiter is full.
+	MsgBusy = "Too many password checks in progress, retry later"
 )
 
 // Definition is the basic-auth plugin definition. Register it in a
@@ -58,10 +61,15 @@ type Definition struct {
 	// bcrypt.MinCost is raised to DefaultCost, one above bcrypt.MaxCost makes
 	// Seal fail.
 	Cost int
-	// Cache remembers recent successful checks so that a repeated request
-	// does not pay bcrypt again. Nil means a cache of DefaultCacheSize entries
+	// Cache remembers recent checks, successes and failures, so that a
+	// repeated request does not pay bcrypt again. Nil means NewCache(0)
 	// shared by every Definition of the process that has none of its own.
 	Cache *Cache
+	// Limiter bounds the bcrypt comparisons running at once; a request that
+	// finds it full is answered 503. Nil means NewLimiter(0) (DefaultLimit()
+	// slots) shared by every Definition of the process that has none of its
+	// own: the cores it protects are the process's.
+	Limiter *Limiter
 }
 
 var (
@@ -112,15 +120,21 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 	if cache == nil {
 		cache = defaultCache()
 	}
+	limiter := d.Limiter
+	if limiter == nil {
+		limiter = defaultLimiter()
+	}
 	return &Authenticator{
 		hide:        s.HideCredentials,
 		anonymous:   s.AnonymousConsumer,
 		cache:       cache,
+		limiter:     limiter,
 		cost:        d.cost(),
 		missing:     &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgMissing, Challenge: challenge, Missing: true},
 		otherScheme: &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalid, Challenge: challenge, Missing: true},
 		malformed:   &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalid, Challenge: challenge},
 		invalidUser: &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalidUser, Challenge: challenge},
+		busy:        &credential.AuthError{Status: http.StatusServiceUnavailable, Message: MsgBusy, RetryAfter: RetryAfter},
 		now:         time.Now,
 	}, nil
 }

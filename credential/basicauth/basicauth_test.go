@@ -94,23 +94,25 @@ func TestCacheSparesBcrypt(t *testing.T) {
 	e.settle(basic("alice", "s3cret"))
 	e.cache.Clear()
 
-	before := basicauth.BcryptCompares()
+	before := e.limiter.Compares()
 	require.Equal(t, http.StatusOK, e.call("r", basic("alice", "s3cret")).status)
-	require.Equal(t, before+1, basicauth.BcryptCompares(), "the first check pays bcrypt")
+	require.Equal(t, before+1, e.limiter.Compares(), "the first check pays bcrypt")
 	for range 10 {
 		require.Equal(t, http.StatusOK, e.call("r", basic("alice", "s3cret")).status)
 	}
-	require.Equal(t, before+1, basicauth.BcryptCompares(), "repeated checks come from the cache")
+	require.Equal(t, before+1, e.limiter.Compares(), "repeated checks come from the cache")
 	require.Equal(t, 1, e.cache.Len())
 
-	// Failures are never cached: each one pays bcrypt, an unknown user too
-	// (against the dummy hash) so that it costs what a wrong password costs.
+	// A failure pays bcrypt once, then is answered from the failure table; an
+	// unknown user too (its first check is against the dummy hash), so that
+	// it costs what a wrong password costs.
 	for range 3 {
 		require.Equal(t, http.StatusUnauthorized, e.call("r", basic("alice", "wrong")).status)
 		require.Equal(t, http.StatusUnauthorized, e.call("r", basic("nobody", "s3cret")).status)
 	}
-	require.Equal(t, before+7, basicauth.BcryptCompares())
-	require.Equal(t, 1, e.cache.Len())
+	require.Equal(t, before+3, e.limiter.Compares())
+	require.Equal(t, 1, e.cache.Len(), "failures take no room from successes")
+	require.Equal(t, 2, e.cache.FailureLen())
 
 	// The cache never holds the credentials in clear.
 	for _, k := range e.cache.Keys() {
@@ -203,9 +205,9 @@ func (e *env) settle(authorization string) {
 	e.t.Helper()
 	deadline := time.Now().Add(2 * time.Second)
 	for streak := 0; streak < 5; {
-		before := basicauth.BcryptCompares()
+		before := e.limiter.Compares()
 		require.Equal(e.t, http.StatusOK, e.call("r", authorization).status)
-		if basicauth.BcryptCompares() == before {
+		if e.limiter.Compares() == before {
 			streak++
 		} else {
 			streak = 0
@@ -218,10 +220,10 @@ func (e *env) settle(authorization string) {
 }
 
 // TestCacheFollowsIndex checks the cache's rule on the index directly: an
-// entry counts only while the index holds the very match it was verified
-// against.
+// entry counts only while the index holds a match of the very credential it
+// was verified against.
 func TestCacheFollowsIndex(t *testing.T) {
-	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10)}
+	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10), Limiter: basicauth.NewLimiter(1)}
 	match := func(password string, mutate func(*credential.Credential)) *credential.Match {
 		sealed, err := d.Seal(json.RawMessage(`{"username":"alice","password":"`+password+`"}`), nil)
 		require.NoError(t, err)
@@ -243,31 +245,58 @@ func TestCacheFollowsIndex(t *testing.T) {
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
 	basicauth.SetNow(a, now)
 	idx := credential.NewIndex()
-	auth := func(user, pass string) error {
+	authMatch := func(user, pass string) (*credential.Match, error) {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", basic(user, pass))
-		_, err := a.Authenticate(r, idx)
+		return a.Authenticate(r, idx)
+	}
+	auth := func(user, pass string) error {
+		_, err := authMatch(user, pass)
 		return err
 	}
 
 	m1 := match("one", nil)
 	idx.Update(nil, []*credential.Match{m1})
 	require.NoError(t, auth("alice", "one"))
-	require.Same(t, m1, d.Cache.Get("alice:one"))
+	require.Same(t, m1.Credential, d.Cache.Get("alice:one"))
 
-	// Same password, new match (the consumer changed, say): one bcrypt again.
-	before := basicauth.BcryptCompares()
-	m2 := match("one", nil)
+	// A new match of the same credential (its consumer changed, say): still
+	// a hit, no bcrypt, answered with the new match.
+	before := d.Limiter.Compares()
+	m2 := &credential.Match{Credential: m1.Credential, Secret: m1.Secret,
+		Identity: consumer.Identity{Consumer: &consumer.Consumer{Username: "alice", Labels: map[string]string{"tier": "gold"}}, CredentialID: "c"}}
 	idx.Update([]*credential.Match{m1}, []*credential.Match{m2})
-	require.NoError(t, auth("alice", "one"))
-	require.Equal(t, before+1, basicauth.BcryptCompares())
-	require.Same(t, m2, d.Cache.Get("alice:one"))
+	got, err := authMatch("alice", "one")
+	require.NoError(t, err)
+	require.Same(t, m2, got, "the current match, not the one verified against")
+	require.Equal(t, before, d.Limiter.Compares())
 
-	// New password: the old one fails and its entry is dropped.
+	// The same password on a new Credential (the credential was written:
+	// disabled here, then enabled again): a miss each time, one bcrypt each.
+	off := m1.Credential.Clone()
+	off.Enabled = false
+	mOff := &credential.Match{Credential: off, Secret: m1.Secret, Identity: m2.Identity}
+	idx.Update([]*credential.Match{m2}, []*credential.Match{mOff})
+	require.ErrorIs(t, auth("alice", "one"), credential.ErrUnauthorized)
+	require.Equal(t, before+1, d.Limiter.Compares())
+	require.ErrorIs(t, auth("alice", "one"), credential.ErrUnauthorized, "still disabled, from the cache")
+	require.Equal(t, before+1, d.Limiter.Compares())
+	on := off.Clone()
+	on.Enabled = true
+	mOn := &credential.Match{Credential: on, Secret: m1.Secret, Identity: m2.Identity}
+	idx.Update([]*credential.Match{mOff}, []*credential.Match{mOn})
+	require.NoError(t, auth("alice", "one"))
+	require.Equal(t, before+2, d.Limiter.Compares())
+
+	// New password: the old one fails, its success is dropped and its
+	// failure remembered against the new credential.
 	m3 := match("two", nil)
-	idx.Update([]*credential.Match{m2}, []*credential.Match{m3})
+	idx.Update([]*credential.Match{mOn}, []*credential.Match{m3})
 	require.ErrorIs(t, auth("alice", "one"), credential.ErrUnauthorized)
 	require.Nil(t, d.Cache.Get("alice:one"))
+	failed, ok := d.Cache.GetFailure("alice:one")
+	require.True(t, ok)
+	require.Same(t, m3.Credential, failed)
 	require.NoError(t, auth("alice", "two"))
 
 	// Expiry is checked on every hit, not only when the entry was made.

@@ -25,13 +25,15 @@ func (w *nopWriter) WriteHeader(int)             {}
 
 // BenchmarkProtectBasicAuth measures basic-auth through gw.Protect with 10,000
 // consumers (one credential each, bcrypt cost 10): the repeated valid request
-// (answered by the cache), and the paths that pay bcrypt: a cold cache, a
-// wrong password, an unknown username (which must cost the same).
+// (answered by the cache), the paths that pay bcrypt: a cold cache, a wrong
+// password, an unknown username (which must cost the same), and the repeated
+// failures answered by the cache (which must cost the same too).
 func BenchmarkProtectBasicAuth(b *testing.B) {
 	const consumers = 10_000
 	ctx := context.Background()
 	cache := basicauth.NewCache(0)
-	def := basicauth.Definition{Cache: cache} // default cost, 10
+	limiter := basicauth.NewLimiter(0)
+	def := basicauth.Definition{Cache: cache, Limiter: limiter} // default cost, 10
 	st := memory.New()
 	gw, err := gatehouse.New(ctx, st, gatehouse.WithPlugins(def), gatehouse.WithRoutes(basicRoute("r", `{}`)),
 		gatehouse.WithLogger(discard()))
@@ -85,8 +87,8 @@ func BenchmarkProtectBasicAuth(b *testing.B) {
 	// Let the view apply the change feed of the writes above, so that the
 	// match the cache remembers is the one that stays.
 	w := &nopWriter{h: http.Header{}}
-	for before := ^uint64(0); before != basicauth.BcryptCompares(); {
-		before = basicauth.BcryptCompares()
+	for before := ^uint64(0); before != limiter.Compares(); {
+		before = limiter.Compares()
 		h.ServeHTTP(w, request(valid))
 	}
 
@@ -131,12 +133,31 @@ func BenchmarkProtectBasicAuth(b *testing.B) {
 			}
 		})
 	}
+	// A repeated failure is answered from the failure table, a wrong
+	// password and an unknown username alike.
+	for _, tt := range []struct{ name, authorization string }{
+		{"wrong-password-cached", basic("user-04242", "bench-passwore")},
+		{"unknown-user-cached", basic("user-99999", "bench-password")},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			r := request(tt.authorization)
+			h.ServeHTTP(w, r)
+			before := limiter.Compares()
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, r)
+			}
+			if limiter.Compares() != before {
+				b.Fatal("the failure table was missed")
+			}
+		})
+	}
 }
 
 // BenchmarkAuthenticateCached measures the authenticator alone on a repeated
 // valid request: parse, lookup, HMAC, cache hit. No bcrypt.
 func BenchmarkAuthenticateCached(b *testing.B) {
-	def := basicauth.Definition{Cost: 4, Cache: basicauth.NewCache(0)}
+	def := basicauth.Definition{Cost: 4, Cache: basicauth.NewCache(0), Limiter: basicauth.NewLimiter(0)}
 	p, err := def.New(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -155,14 +176,14 @@ func BenchmarkAuthenticateCached(b *testing.B) {
 	if _, err := a.Authenticate(r, idx); err != nil {
 		b.Fatal(err)
 	}
-	before := basicauth.BcryptCompares()
+	before := def.Limiter.Compares()
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := a.Authenticate(r, idx); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if basicauth.BcryptCompares() != before {
+	if def.Limiter.Compares() != before {
 		b.Fatal("the cache was missed")
 	}
 }

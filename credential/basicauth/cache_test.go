@@ -15,7 +15,7 @@ func TestCacheBounded(t *testing.T) {
 	for _, size := range []int{1, 3, 64, 100, 1000, 4099} {
 		c := basicauth.NewCache(size)
 		require.Equal(t, size, c.Cap())
-		m := &credential.Match{}
+		m := &credential.Credential{}
 		for i := range 5 * size {
 			c.Put(fmt.Sprintf("user-%d:pw", i), m)
 			require.LessOrEqual(t, c.Len(), size)
@@ -30,7 +30,7 @@ func TestCacheBounded(t *testing.T) {
 
 func TestCacheKeys(t *testing.T) {
 	c := basicauth.NewCache(10)
-	m1, m2 := &credential.Match{}, &credential.Match{}
+	m1, m2 := &credential.Credential{}, &credential.Credential{}
 	c.Put("alice:one", m1)
 	c.Put("alice:two", m2)
 	require.Same(t, m1, c.Get("alice:one"))
@@ -50,9 +50,9 @@ func TestCacheKeys(t *testing.T) {
 
 func TestCacheConcurrent(t *testing.T) {
 	c := basicauth.NewCache(64)
-	matches := make([]*credential.Match, 16)
+	matches := make([]*credential.Credential, 16)
 	for i := range matches {
-		matches[i] = &credential.Match{}
+		matches[i] = &credential.Credential{}
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {

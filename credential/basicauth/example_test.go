@@ -71,3 +71,38 @@ func Example() {
 	// 401 {"message":"Missing authorization in request"}
 	// 401 {"message":"Invalid user authorization"}
 }
+
+// Bound the CPU basic-auth spends on bcrypt: at most one comparison at once
+// (a request that needs one while it runs is answered 503 with Retry-After),
+// and failures remembered as well as successes. The limiter's counters are
+// meant for metrics.
+func ExampleLimiter() {
+	ctx := context.Background()
+	limiter := basicauth.NewLimiter(1)
+	cache := basicauth.NewCache(0, basicauth.WithFailureCacheSize(50_000))
+	gw, err := gatehouse.New(ctx, memory.New(),
+		gatehouse.WithPasswordChecks(limiter, cache),
+		gatehouse.WithRoutes(route.Route{
+			ID:      "reports",
+			Plugins: map[string]json.RawMessage{"basic-auth": json.RawMessage(`{}`)},
+		}))
+	if err != nil {
+		panic(err)
+	}
+	defer gw.Close()
+	reports := gw.Protect("reports", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	for range 3 { // an unknown user, three times: bcrypt once, then the cache
+		r := httptest.NewRequest("GET", "/reports", nil)
+		r.SetBasicAuth("mallory", "guess")
+		w := httptest.NewRecorder()
+		reports.ServeHTTP(w, r)
+		fmt.Println(w.Code)
+	}
+	fmt.Println("bcrypt comparisons:", limiter.Compares(), "refused:", limiter.Refused())
+	// Output:
+	// 401
+	// 401
+	// 401
+	// bcrypt comparisons: 1 refused: 0
+}

@@ -26,27 +26,33 @@ const adminKey = "admin-key"
 // env is a gateway over a memory store with basic-auth registered, written to
 // through its admin API.
 type env struct {
-	t     *testing.T
-	gw    *gatehouse.Gateway
-	adm   http.Handler
-	cache *basicauth.Cache
+	t       *testing.T
+	gw      *gatehouse.Gateway
+	adm     http.Handler
+	cache   *basicauth.Cache
+	limiter *basicauth.Limiter
 }
 
 // newEnv starts a gateway whose routes are given as id → basic-auth settings.
-// Hashes use bcrypt.MinCost so that tests stay fast.
-func newEnv(t *testing.T, routes map[string]string) *env {
+// Hashes use bcrypt.MinCost so that tests stay fast. The gateway has a cache
+// and a limiter of its own (DefaultLimit slots unless limiter is given).
+func newEnv(t *testing.T, routes map[string]string, limiter ...*basicauth.Limiter) *env {
 	t.Helper()
 	cache := basicauth.NewCache(0)
+	l := basicauth.NewLimiter(0)
+	if len(limiter) > 0 {
+		l = limiter[0]
+	}
 	var rs []route.Route
 	for id, settings := range routes {
 		rs = append(rs, basicRoute(id, settings))
 	}
 	gw, err := gatehouse.New(context.Background(), memory.New(),
-		gatehouse.WithPlugins(basicauth.Definition{Cost: bcrypt.MinCost, Cache: cache}),
+		gatehouse.WithPlugins(basicauth.Definition{Cost: bcrypt.MinCost, Cache: cache, Limiter: l}),
 		gatehouse.WithRoutes(rs...))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
-	return &env{t: t, gw: gw, adm: gw.AdminHandler(admin.WithKey(adminKey)), cache: cache}
+	return &env{t: t, gw: gw, adm: gw.AdminHandler(admin.WithKey(adminKey)), cache: cache, limiter: l}
 }
 
 func basicRoute(id, settings string) route.Route {
