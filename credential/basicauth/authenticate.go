@@ -46,8 +46,9 @@ func (a *Authenticator) InvalidError() *credential.AuthError { return a.invalidU
 // (username, password) checked recently against the credential the index
 // still holds is answered from the cache without bcrypt, success or failure.
 // Otherwise the check takes a slot of the Limiter; when none is free the
-// answer is 503 with Retry-After, at once. With hide_credentials, the
-// Authorization header is removed once accepted.
+// answer is 503 with Retry-After, without waiting for one. Every refusal of a
+// password check is returned once the Limiter's refusal delay has passed.
+// With hide_credentials, the Authorization header is removed once accepted.
 func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*credential.Match, error) {
 	v := r.Header["Authorization"]
 	if len(v) == 0 || v[0] == "" {
@@ -92,7 +93,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 		} else {
 			debug(r.Context(), "basic-auth: unknown username (remembered)", "")
 		}
-		return nil, a.invalidUser
+		return nil, a.refuse(r, a.invalidUser)
 	}
 	var hash []byte
 	if found {
@@ -100,13 +101,13 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 			var err error
 			if hash, err = storedHash(cur.Plugins[Name]); err != nil {
 				slog.Default().Error("basic-auth: credential has no usable hash", "credential", cur.ID, "err", err)
-				return nil, a.invalidUser
+				return nil, a.refuse(r, a.invalidUser)
 			}
 		}
 	}
 	if !a.limiter.acquire() {
 		debug(r.Context(), "basic-auth: too many password checks at once", "")
-		return nil, a.busy
+		return nil, a.refuse(r, a.busy)
 	}
 	if !found {
 		hash = dummyHash(a.cost) // made once, under the slot
@@ -118,7 +119,7 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 		} else {
 			debug(r.Context(), "basic-auth: unknown username", "")
 		}
-		return nil, a.invalidUser
+		return nil, a.refuse(r, a.invalidUser)
 	}
 	// Remembered even when the credential is disabled or expired: the
 	// password matches it, and usable is checked on every hit.
@@ -131,9 +132,17 @@ func (a *Authenticator) Authenticate(r *http.Request, idx *credential.Index) (*c
 func (a *Authenticator) usable(r *http.Request, m *credential.Match) (*credential.Match, error) {
 	if !m.Credential.Usable(a.now) {
 		debug(r.Context(), "basic-auth: credential disabled or expired", m.Credential.ID)
-		return nil, a.invalidUser
+		return nil, a.refuse(r, a.invalidUser)
 	}
 	return a.accept(r, m), nil
+}
+
+// refuse returns e, the refusal of a password check, once the Limiter's
+// refusal delay has passed: a client that repeats failing checks is slowed
+// down without costing CPU.
+func (a *Authenticator) refuse(r *http.Request, e *credential.AuthError) *credential.AuthError {
+	a.limiter.slowDown(r.Context())
+	return e
 }
 
 func (a *Authenticator) accept(r *http.Request, m *credential.Match) *credential.Match {

@@ -223,7 +223,7 @@ func (e *env) settle(authorization string) {
 // entry counts only while the index holds a match of the very credential it
 // was verified against.
 func TestCacheFollowsIndex(t *testing.T) {
-	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10), Limiter: basicauth.NewLimiter(1)}
+	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10), Limiter: basicauth.NewLimiter(1, basicauth.WithRefusalDelay(0))}
 	match := func(password string, mutate func(*credential.Credential)) *credential.Match {
 		sealed, err := d.Seal(json.RawMessage(`{"username":"alice","password":"`+password+`"}`), nil)
 		require.NoError(t, err)

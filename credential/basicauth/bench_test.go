@@ -32,7 +32,7 @@ func BenchmarkProtectBasicAuth(b *testing.B) {
 	const consumers = 10_000
 	ctx := context.Background()
 	cache := basicauth.NewCache(0)
-	limiter := basicauth.NewLimiter(0)
+	limiter := basicauth.NewLimiter(0, basicauth.WithRefusalDelay(0))
 	def := basicauth.Definition{Cache: cache, Limiter: limiter} // default cost, 10
 	st := memory.New()
 	gw, err := gatehouse.New(ctx, st, gatehouse.WithPlugins(def), gatehouse.WithRoutes(basicRoute("r", `{}`)),
@@ -157,7 +157,7 @@ func BenchmarkProtectBasicAuth(b *testing.B) {
 // BenchmarkAuthenticateCached measures the authenticator alone on a repeated
 // valid request: parse, lookup, HMAC, cache hit. No bcrypt.
 func BenchmarkAuthenticateCached(b *testing.B) {
-	def := basicauth.Definition{Cost: 4, Cache: basicauth.NewCache(0), Limiter: basicauth.NewLimiter(0)}
+	def := basicauth.Definition{Cost: 4, Cache: basicauth.NewCache(0), Limiter: basicauth.NewLimiter(0, basicauth.WithRefusalDelay(0))}
 	p, err := def.New(nil)
 	if err != nil {
 		b.Fatal(err)

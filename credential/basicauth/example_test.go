@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
@@ -74,11 +75,12 @@ func Example() {
 
 // Bound the CPU basic-auth spends on bcrypt: at most one comparison at once
 // (a request that needs one while it runs is answered 503 with Retry-After),
-// and failures remembered as well as successes. The limiter's counters are
-// meant for metrics.
+// refusals answered after 50 ms (a client looping on wrong passwords is slowed
+// down), and failures remembered as well as successes. The limiter's counters
+// are meant for metrics.
 func ExampleLimiter() {
 	ctx := context.Background()
-	limiter := basicauth.NewLimiter(1)
+	limiter := basicauth.NewLimiter(1, basicauth.WithRefusalDelay(50*time.Millisecond))
 	cache := basicauth.NewCache(0, basicauth.WithFailureCacheSize(50_000))
 	gw, err := gatehouse.New(ctx, memory.New(),
 		gatehouse.WithPasswordChecks(limiter, cache),

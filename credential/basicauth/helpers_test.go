@@ -39,7 +39,7 @@ type env struct {
 func newEnv(t *testing.T, routes map[string]string, limiter ...*basicauth.Limiter) *env {
 	t.Helper()
 	cache := basicauth.NewCache(0)
-	l := basicauth.NewLimiter(0)
+	l := basicauth.NewLimiter(0, basicauth.WithRefusalDelay(0))
 	if len(limiter) > 0 {
 		l = limiter[0]
 	}

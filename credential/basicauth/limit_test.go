@@ -74,7 +74,7 @@ func (e *env) immediately(routeID, authorization string) *httptest.ResponseRecor
 }
 
 func TestLimitFullAnswers503(t *testing.T) {
-	l := basicauth.NewLimiter(1)
+	l := basicauth.NewLimiter(1, basicauth.WithRefusalDelay(0))
 	h := newHolder(l)
 	e := newEnv(t, map[string]string{"r": `{}`, "anon": `{"anonymous_consumer":"guest"}`}, l)
 	e.consumer("alice")
@@ -221,7 +221,7 @@ func TestFailureCacheFollowsChanges(t *testing.T) {
 // TestFailureCacheFollowsIndex checks the failure table's rule on the index
 // directly.
 func TestFailureCacheFollowsIndex(t *testing.T) {
-	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10), Limiter: basicauth.NewLimiter(1)}
+	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: basicauth.NewCache(10), Limiter: basicauth.NewLimiter(1, basicauth.WithRefusalDelay(0))}
 	p, err := d.New(nil)
 	require.NoError(t, err)
 	a := p.(*basicauth.Authenticator)
@@ -298,7 +298,7 @@ func TestFailureFloodKeepsSuccesses(t *testing.T) {
 	cache := basicauth.NewCache(4, basicauth.WithFailureCacheSize(3))
 	require.Equal(t, 4, cache.Cap())
 	require.Equal(t, 3, cache.FailureCap())
-	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: cache, Limiter: basicauth.NewLimiter(1)}
+	d := basicauth.Definition{Cost: bcrypt.MinCost, Cache: cache, Limiter: basicauth.NewLimiter(1, basicauth.WithRefusalDelay(0))}
 	p, err := d.New(nil)
 	require.NoError(t, err)
 	a := p.(*basicauth.Authenticator)
@@ -336,7 +336,7 @@ func TestFailureFloodKeepsSuccesses(t *testing.T) {
 // never more comparisons run together than the limiter has slots, and every
 // request is either checked (401) or refused at once (503).
 func TestLimiterBoundsConcurrency(t *testing.T) {
-	l := basicauth.NewLimiter(2)
+	l := basicauth.NewLimiter(2, basicauth.WithRefusalDelay(0))
 	var inFlight, most atomic.Int32
 	basicauth.SetHook(l, func() func() {
 		n := inFlight.Add(1)
@@ -394,9 +394,9 @@ func TestDefaultLimit(t *testing.T) {
 	for _, tt := range []struct{ procs, want int }{{1, 1}, {2, 1}, {3, 1}, {4, 2}, {8, 4}} {
 		runtime.GOMAXPROCS(tt.procs)
 		require.Equal(t, tt.want, basicauth.DefaultLimit(), "GOMAXPROCS %d", tt.procs)
-		require.Equal(t, tt.want, basicauth.NewLimiter(0).Cap())
+		require.Equal(t, tt.want, basicauth.NewLimiter(0, basicauth.WithRefusalDelay(0)).Cap())
 	}
-	require.Equal(t, 3, basicauth.NewLimiter(3).Cap())
+	require.Equal(t, 3, basicauth.NewLimiter(3, basicauth.WithRefusalDelay(0)).Cap())
 	require.Equal(t, basicauth.DefaultFailureCacheSize, basicauth.NewCache(0).FailureCap())
 }
 
@@ -404,7 +404,7 @@ func TestDefaultLimit(t *testing.T) {
 // basic-auth plugin (default cost, 10: a few real bcrypt checks).
 func TestWithPasswordChecks(t *testing.T) {
 	ctx := context.Background()
-	l := basicauth.NewLimiter(1)
+	l := basicauth.NewLimiter(1, basicauth.WithRefusalDelay(0))
 	c := basicauth.NewCache(0, basicauth.WithFailureCacheSize(100))
 	gw, err := gatehouse.New(ctx, memory.New(), gatehouse.WithPasswordChecks(l, c),
 		gatehouse.WithRoutes(basicRoute("r", `{}`)))

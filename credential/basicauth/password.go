@@ -1,11 +1,13 @@
 package basicauth
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -30,13 +32,6 @@ func hashPassword(password []byte, cost int) ([]byte, error) {
 	return bcrypt.GenerateFromPassword(p[:], cost)
 }
 
-// checkPassword reports whether password matches hash. It costs a bcrypt
-// comparison: call it only under a Limiter slot, when the cache has no answer.
-func checkPassword(hash, password []byte) bool {
-	p := prehash(password)
-	return bcrypt.CompareHashAndPassword(hash, p[:]) == nil
-}
-
 // RetryAfter is the Retry-After, in seconds, of the 503 that answers a
 // request finding its Limiter full.
 const RetryAfter = 1
@@ -50,13 +45,17 @@ func DefaultLimit() int { return max(1, runtime.GOMAXPROCS(0)/2) }
 
 // Limiter bounds the bcrypt comparisons (of real hashes, and of the dummy
 // hash an unknown username is checked against) running at once. A request
-// that needs one while all slots are taken is not queued: it is answered at
-// once with 503 and Retry-After (RetryAfter seconds), so that a flood of
-// wrong passwords costs at most Cap cores and never piles up waiting
-// requests. Checks answered by the Cache take no slot. A Limiter is safe for
-// concurrent use; share one between Definitions to bound them together.
+// that needs one while all slots are taken is not queued: it is answered
+// 503 with Retry-After (RetryAfter seconds) without waiting for a slot, so
+// that a flood of wrong passwords costs at most Cap cores and never piles up
+// requests waiting for bcrypt. Refusals, that 503 included, are answered once
+// the refusal delay has passed (WithRefusalDelay), which slows down clients
+// that repeat failing checks. Checks answered by the Cache take no slot. A
+// Limiter is safe for concurrent use; share one between Definitions to bound
+// them together.
 type Limiter struct {
 	sem      chan struct{}
+	delay    time.Duration
 	compares atomic.Uint64
 	refused  atomic.Uint64
 	// hook, when not nil (tests only), is called with a slot taken, before
@@ -66,13 +65,57 @@ type Limiter struct {
 	hook func() (after func())
 }
 
+// DefaultRefusalDelay is how long a refused password check waits before it is
+// answered, unless WithRefusalDelay says otherwise.
+const DefaultRefusalDelay = 100 * time.Millisecond
+
+// LimiterOption configures NewLimiter.
+type LimiterOption func(*Limiter)
+
+// WithRefusalDelay sets how long a request whose password check is refused
+// (401 Invalid user authorization, wrong password, unknown user, disabled
+// credential; and the 503 of a full limiter) waits before it is answered,
+// holding no CPU and no slot: a client that repeats failing checks as fast as
+// it can is slowed to one per d per connection, so that a flood of them
+// cannot take the CPU from other requests. 0 answers at once. Negative values
+// keep DefaultRefusalDelay.
+func WithRefusalDelay(d time.Duration) LimiterOption {
+	return func(l *Limiter) {
+		if d >= 0 {
+			l.delay = d
+		}
+	}
+}
+
 // NewLimiter returns a limiter of n slots; n <= 0 means DefaultLimit(), read
 // now.
-func NewLimiter(n int) *Limiter {
+func NewLimiter(n int, opts ...LimiterOption) *Limiter {
 	if n <= 0 {
 		n = DefaultLimit()
 	}
-	return &Limiter{sem: make(chan struct{}, n)}
+	l := &Limiter{sem: make(chan struct{}, n), delay: DefaultRefusalDelay}
+	for _, o := range opts {
+		o(l)
+	}
+	return l
+}
+
+// RefusalDelay returns how long a refused password check waits before it is
+// answered (WithRefusalDelay).
+func (l *Limiter) RefusalDelay() time.Duration { return l.delay }
+
+// slowDown waits for the refusal delay, or until ctx is done (the client went
+// away).
+func (l *Limiter) slowDown(ctx context.Context) {
+	if l.delay <= 0 {
+		return
+	}
+	t := time.NewTimer(l.delay)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		t.Stop()
+	}
 }
 
 // defaultLimiter is the limiter of Definitions that have none of their own:
@@ -103,14 +146,38 @@ func (l *Limiter) acquire() bool {
 }
 
 // check compares password with hash under a slot taken by acquire, and gives
-// the slot back.
+// the slot back. Where the system allows it (Linux), the comparison runs on
+// an operating-system thread of its own at the lowest scheduling priority,
+// so that the kernel runs every other thread of the host first: bcrypt gets
+// the CPU that nothing else wants, and a flood of wrong passwords does not
+// add latency to other requests.
 func (l *Limiter) check(hash, password []byte) bool {
 	defer func() { <-l.sem }()
 	l.compares.Add(1)
 	if l.hook != nil {
 		defer l.hook()()
 	}
-	return checkPassword(hash, password)
+	p := prehash(password)
+	if !lowPriorityThreads {
+		return compare(hash, p)
+	}
+	done := make(chan bool, 1)
+	go compareAtLowPriority(hash, p, done)
+	return <-done
+}
+
+// compare reports whether the prehashed password p matches hash.
+func compare(hash []byte, p prehashed) bool {
+	return bcrypt.CompareHashAndPassword(hash, p[:]) == nil
+}
+
+// compareAtLowPriority runs compare on a thread it lowers the priority of
+// and never unlocks: the thread ends with the goroutine, so it never runs
+// anything else at that priority.
+func compareAtLowPriority(hash []byte, p prehashed, done chan<- bool) {
+	runtime.LockOSThread()
+	lowerThreadPriority()
+	done <- compare(hash, p)
 }
 
 // dummyHashes holds, per cost, a bcrypt hash that no password matches
