@@ -243,6 +243,17 @@ func testQuotaByName(t *testing.T, qc ratelimit.QuotaCounter, c *clock) {
 	require.True(t, ok, "a window added to a key")
 	require.Equal(t, []int64{1, 4}, used)
 	require.Equal(t, []int64{0, 0}, read(t, qc, other, a, b), "another key has counts of its own")
+
+	// A new window given before one that has started again.
+	c.advance(time.Hour) // a, b and c are over
+	a.End, b.End = c.now().Add(time.Minute), c.now().Add(2*time.Minute)
+	d := ratelimit.QuotaWindow{Name: "d", Max: 10, End: c.now().Add(3 * time.Minute)}
+	ok, used = consume(t, qc, key, []ratelimit.QuotaWindow{d, a}, 1)
+	require.True(t, ok)
+	require.Equal(t, []int64{1, 1}, used)
+	ok, used = consume(t, qc, key, []ratelimit.QuotaWindow{b, a, d}, 2)
+	require.True(t, ok)
+	require.Equal(t, []int64{2, 3, 3}, used, "each window kept a count of its own")
 }
 
 func testQuotaReadZeroReset(t *testing.T, qc ratelimit.QuotaCounter, c *clock) {

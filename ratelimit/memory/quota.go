@@ -89,6 +89,7 @@ func (l *Limiter) Consume(_ context.Context, key string, windows []ratelimit.Quo
 	defer s.mu.Unlock()
 	e := s.m[key]
 	allowed, live := true, false
+	var found [4]*quotaSlot // the slots of the first windows, as found here
 	for i, w := range windows {
 		// A window already over counts from zero and keeps nothing; a count
 		// made for another End is not this window's.
@@ -96,8 +97,12 @@ func (l *Limiter) Consume(_ context.Context, key string, windows []ratelimit.Quo
 		if end := w.End.UnixNano(); end > now {
 			live = true
 			if e != nil {
-				if c := e.slot(i, w.Name); c != nil && c.end == end {
+				c := e.slot(i, w.Name)
+				if c != nil && c.end == end {
 					used[i] = c.used
+				}
+				if i < len(found) {
+					found[i] = c
 				}
 			}
 		}
@@ -120,14 +125,20 @@ func (l *Limiter) Consume(_ context.Context, key string, windows []ratelimit.Quo
 		e.slots = e.inline[:0]
 		s.m[strings.Clone(key)] = e
 	}
+	reshaped := false // newSlot ran: found may point to a renamed or moved slot
 	for i, w := range windows {
 		end := w.End.UnixNano()
 		if end <= now {
 			continue
 		}
-		c := e.slot(i, w.Name)
+		var c *quotaSlot
+		if i < len(found) && !reshaped {
+			c = found[i]
+		} else {
+			c = e.slot(i, w.Name)
+		}
 		if c == nil {
-			c = e.newSlot(w.Name, now)
+			c, reshaped = e.newSlot(w.Name, now), true
 		}
 		c.end, c.used = end, used[i]
 	}
