@@ -49,9 +49,10 @@ type QuotaCounter interface {
 	// whose End has passed (by the limiter's clock) counts from zero and keeps
 	// nothing. Windows of key that are not given are neither read nor
 	// charged. n = 0 reads the counts without charging; allowed then reports
-	// whether every count is within its Max. Invalid arguments (negative n or
-	// Max, an empty or repeated Name, a used of the wrong length) are errors
-	// wrapping ErrInvalidLimit (ValidateQuota).
+	// whether every count is within its Max. windows is only read: callers
+	// may share one slice between concurrent calls. Invalid arguments
+	// (negative n or Max, an empty or repeated Name, a used of the wrong
+	// length) are errors wrapping ErrInvalidLimit (ValidateQuota).
 	Consume(ctx context.Context, key string, windows []QuotaWindow, n int64, used []int64) (allowed bool, err error)
 	// ResetQuota forgets the counts of every window of key: its next call
 	// counts from zero. Resetting an unknown key is not an error.
