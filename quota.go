@@ -19,36 +19,36 @@ const MsgQuotaUnavailable = "quota check unavailable"
 type quotaHolder interface {
 	// HasQuotas reports whether the credential has any quota to count.
 	HasQuotas() bool
-	// Quotas appends the credential's quotas at now to buf.
-	Quotas(now time.Time, buf []ratelimit.Quota) []ratelimit.Quota
+	// Quotas returns the credential's quota key and its quota windows at
+	// now, which the caller must not modify.
+	Quotas(now time.Time) (string, []ratelimit.QuotaWindow)
 }
 
-// quotaScratch holds one request's quota arguments: pooled, because they pass
-// through interface calls and would otherwise be allocated every time.
-type quotaScratch struct {
-	qs   [4]ratelimit.Quota
-	used [4]int64
-}
+// quotaCounts holds the counts of one request's quota windows: pooled,
+// because they pass through an interface call and would otherwise be
+// allocated every time.
+type quotaCounts [4]int64
 
-var quotaScratchPool = sync.Pool{New: func() any { return new(quotaScratch) }}
+var quotaCountsPool = sync.Pool{New: func() any { return new(quotaCounts) }}
 
 // chargeQuotas counts the request against the credential's quotas, all of
 // them or none. When one is spent it answers 429 with Retry-After (seconds to
 // the end of the spent window) and returns false; when the limiter fails it
 // answers 500 (quotas fail closed) and returns false.
 func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHolder) bool {
-	sc := quotaScratchPool.Get().(*quotaScratch)
-	defer quotaScratchPool.Put(sc)
 	now := g.now()
-	qs := q.Quotas(now, sc.qs[:0])
-	if len(qs) == 0 {
+	key, ws := q.Quotas(now)
+	if len(ws) == 0 {
 		return true
 	}
-	used := sc.used[:len(qs)]
-	if len(qs) > len(sc.used) {
-		used = make([]int64, len(qs))
+	counts := quotaCountsPool.Get().(*quotaCounts)
+	defer quotaCountsPool.Put(counts)
+	used := counts[:]
+	if len(ws) > len(used) {
+		used = make([]int64, len(ws))
 	}
-	ok, err := g.quotas.Consume(r.Context(), qs, 1, used)
+	used = used[:len(ws)]
+	ok, err := g.quotas.Consume(r.Context(), key, ws, 1, used)
 	if err != nil {
 		g.quotaOutage.Failed(r.Context(), g.log, "gatehouse: API-key quotas: limiter failing; requests refused until it recovers", "err", err)
 		writeMessage(w, http.StatusInternalServerError, MsgQuotaUnavailable)
@@ -59,9 +59,9 @@ func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHo
 		return true
 	}
 	var retry time.Duration
-	for i, qt := range qs {
-		if used[i]+1 > qt.Max {
-			retry = max(retry, qt.End.Sub(now))
+	for i, win := range ws {
+		if used[i]+1 > win.Max {
+			retry = max(retry, win.End.Sub(now))
 		}
 	}
 	secs := int64((retry + time.Second - 1) / time.Second)

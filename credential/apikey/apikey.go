@@ -308,7 +308,7 @@ type Secret struct {
 	validUntil    time.Time // zero: no limit
 	readOnly      bool
 	clientIDOnly  bool
-	quotas        []quotaSpec
+	quotas        *quotaSet // nil: no quota
 }
 
 // Compile opens the sealed secrets of stored settings once, so that requests

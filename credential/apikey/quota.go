@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/ratelimit"
@@ -27,13 +28,13 @@ const (
 	quotaKinds
 )
 
-var quotaSuffix = [quotaKinds]string{":throttling", ":daily", ":monthly"}
+// quotaWindowNames name a key's windows in the limiter
+// (ratelimit.QuotaWindow.Name).
+var quotaWindowNames = [quotaKinds]string{"throttling", "daily", "monthly"}
 
-// quotaKey returns the key under which the limiter counts one of clientID's
-// quotas; kind is "throttling", "daily" or "monthly".
-func quotaKey(clientID string, k quotaKind) string {
-	return LookupPrefix + clientID + quotaSuffix[k]
-}
+// quotaKey returns the key under which the limiter counts clientID's quota
+// windows.
+func quotaKey(clientID string) string { return LookupPrefix + clientID }
 
 func (k quotaKind) end(now time.Time) time.Time {
 	switch k {
@@ -46,39 +47,75 @@ func (k quotaKind) end(now time.Time) time.Time {
 	}
 }
 
-// quotaSpec is one quota of a compiled key: its limiter key and allowance.
+// quotaSpec is one quota of a compiled key.
 type quotaSpec struct {
 	kind quotaKind
-	key  string
 	max  int64
 }
 
+// quotaSet is the quotas of a compiled key, with the windows they counted in
+// last.
+type quotaSet struct {
+	key   string // quotaKey
+	specs []quotaSpec
+	// last holds the windows of one ThrottlingWindow-long period: every End
+	// (10 s, midnight, the first of a month) is a multiple of 10 s after the
+	// epoch, so none changes within it. Requests share it, read-only.
+	last atomic.Pointer[quotaWindows]
+}
+
+// quotaWindows is a key's windows for the times in [from, from+ThrottlingWindow)
+// (Unix ns).
+type quotaWindows struct {
+	from    int64
+	windows []ratelimit.QuotaWindow
+}
+
 // compileQuotas returns the quotas a key's settings set (nil ones are
-// unlimited and not counted).
-func compileQuotas(s *Settings) []quotaSpec {
-	var out []quotaSpec
+// unlimited and not counted), or nil when none is.
+func compileQuotas(s *Settings) *quotaSet {
+	var specs []quotaSpec
 	for k, q := range [quotaKinds]*int64{s.ThrottlingQuota, s.DailyQuota, s.MonthlyQuota} {
 		if q != nil {
-			out = append(out, quotaSpec{kind: quotaKind(k), key: quotaKey(s.ClientID, quotaKind(k)), max: *q})
+			specs = append(specs, quotaSpec{kind: quotaKind(k), max: *q})
 		}
 	}
-	return out
+	if specs == nil {
+		return nil
+	}
+	return &quotaSet{key: quotaKey(s.ClientID), specs: specs}
 }
 
 // HasQuotas reports whether the key has a quota to count (one of
 // throttlingQuota, dailyQuota, monthlyQuota is set).
-func (s *Secret) HasQuotas() bool { return len(s.quotas) > 0 }
+func (s *Secret) HasQuotas() bool { return s.quotas != nil }
 
-// Quotas appends to buf the quotas of the key at now, with the windows they
-// count in: per 10 s (aligned on the epoch), the calendar day and the
-// calendar month in UTC. A key without quotas appends nothing. The gateway
-// charges them with a ratelimit.QuotaCounter after authorization, and answers
-// 429 MsgQuota when one is spent.
-func (s *Secret) Quotas(now time.Time, buf []ratelimit.Quota) []ratelimit.Quota {
-	for _, q := range s.quotas {
-		buf = append(buf, ratelimit.Quota{Key: q.key, Max: q.max, End: q.kind.end(now)})
+// Quotas returns the key under which the limiter counts the API key's
+// quotas and their windows at now, named "throttling", "daily" and
+// "monthly": per 10 s (aligned on the epoch), the calendar day and the
+// calendar month in UTC, in that order, unset quotas left out. A key without
+// quotas returns "" and nil. The windows are shared with other callers: they
+// must not be modified. The gateway charges them together with a
+// ratelimit.QuotaCounter after authorization, and answers 429 MsgQuota when
+// one is spent.
+func (s *Secret) Quotas(now time.Time) (string, []ratelimit.QuotaWindow) {
+	q := s.quotas
+	if q == nil {
+		return "", nil
 	}
-	return buf
+	ns := now.UnixNano()
+	if w := q.last.Load(); w != nil && w.from <= ns && ns-w.from < int64(ThrottlingWindow) {
+		return q.key, w.windows
+	}
+	w := &quotaWindows{
+		from:    ratelimit.WindowEnd(now, ThrottlingWindow).UnixNano() - int64(ThrottlingWindow),
+		windows: make([]ratelimit.QuotaWindow, len(q.specs)),
+	}
+	for i, sp := range q.specs {
+		w.windows[i] = ratelimit.QuotaWindow{Name: quotaWindowNames[sp.kind], Max: sp.max, End: sp.kind.end(now)}
+	}
+	q.last.Store(w)
+	return q.key, w.windows
 }
 
 // QuotaState is a key's quota usage as GET /api/apikeys/{clientId}/quotas
@@ -111,22 +148,25 @@ func ReadQuotas(ctx context.Context, qc ratelimit.QuotaCounter, raw json.RawMess
 	if qc == nil {
 		return QuotaState{}, ErrNoQuotaCounter
 	}
-	sec := Secret{quotas: compileQuotas(&st.Settings)}
-	var qbuf [quotaKinds]ratelimit.Quota
+	var out QuotaState
+	qs := compileQuotas(&st.Settings)
+	if qs == nil {
+		return out, nil // no quota: every field null
+	}
+	sec := Secret{quotas: qs}
 	var used [quotaKinds]int64
-	qs := sec.Quotas(now, qbuf[:0])
-	if _, err := qc.Consume(ctx, qs, 0, used[:len(qs)]); err != nil {
+	key, ws := sec.Quotas(now)
+	if _, err := qc.Consume(ctx, key, ws, 0, used[:len(ws)]); err != nil {
 		return QuotaState{}, fmt.Errorf("apikey-auth: read quotas of clientId %q: %w", st.ClientID, err)
 	}
-	var out QuotaState
 	fields := [quotaKinds][3]**int64{
 		{&out.AuthorizedCallsPerSec, &out.CurrentCallsPerSec, &out.RemainingCallsPerSec},
 		{&out.AuthorizedCallsPerDay, &out.CurrentCallsPerDay, &out.RemainingCallsPerDay},
 		{&out.AuthorizedCallsPerMonth, &out.CurrentCallsPerMonth, &out.RemainingCallsPerMonth},
 	}
-	for i, q := range sec.quotas {
-		authorized, current, remaining := q.max, used[i], max(q.max-used[i], 0)
-		f := fields[q.kind]
+	for i, sp := range qs.specs {
+		authorized, current, remaining := sp.max, used[i], max(sp.max-used[i], 0)
+		f := fields[sp.kind]
 		*f[0], *f[1], *f[2] = &authorized, &current, &remaining
 	}
 	return out, nil
@@ -138,10 +178,8 @@ func ResetQuotas(ctx context.Context, qc ratelimit.QuotaCounter, clientID string
 	if qc == nil {
 		return ErrNoQuotaCounter
 	}
-	for k := range quotaKinds {
-		if err := qc.ResetQuota(ctx, quotaKey(clientID, k)); err != nil {
-			return fmt.Errorf("apikey-auth: reset quotas of clientId %q: %w", clientID, err)
-		}
+	if err := qc.ResetQuota(ctx, quotaKey(clientID)); err != nil {
+		return fmt.Errorf("apikey-auth: reset quotas of clientId %q: %w", clientID, err)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/credential/apikey"
+	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/route"
 )
 
@@ -152,4 +153,67 @@ func TestQuotasSharedThroughTheLimiter(t *testing.T) {
 	require.Equal(t, http.StatusOK, e.call(t, "open", http.MethodGet, pair("shr", "secret-shr-1")...).code)
 	require.Equal(t, http.StatusTooManyRequests, other.call(t, "open", http.MethodGet, pair("shr", "secret-shr-1")...).code,
 		"the second instance sees the calls made through the first")
+}
+
+// TestSecretQuotas checks the windows a compiled key hands to the limiter,
+// across a 10-second, day and month boundary and back (a clock set back).
+func TestSecretQuotas(t *testing.T) {
+	ring, _ := keyring.Generate()
+	def := apikey.Definition{Ring: ring}
+	compile := func(t *testing.T, settings string) *apikey.Secret {
+		t.Helper()
+		sealed, err := def.Seal(json.RawMessage(settings), nil)
+		require.NoError(t, err)
+		sec, err := def.Compile(sealed.Stored)
+		require.NoError(t, err)
+		return sec.(*apikey.Secret)
+	}
+	at := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339Nano, s)
+		require.NoError(t, err)
+		return v
+	}
+	type window struct {
+		name string
+		max  int64
+		end  string
+	}
+	all := compile(t, `{"clientId":"all","clientSecret":"secret-all-1","throttlingQuota":5,"dailyQuota":50,"monthlyQuota":500}`)
+	monthly := compile(t, `{"clientId":"mon","clientSecret":"secret-mon-1","monthlyQuota":7}`)
+	for _, tc := range []struct {
+		name string
+		sec  *apikey.Secret
+		now  string
+		want []window
+	}{
+		{"last seconds of a month", all, "2026-01-31T23:59:55Z", []window{
+			{"throttling", 5, "2026-02-01T00:00:00Z"}, {"daily", 50, "2026-02-01T00:00:00Z"}, {"monthly", 500, "2026-02-01T00:00:00Z"}}},
+		{"the next month", all, "2026-02-01T00:00:00Z", []window{
+			{"throttling", 5, "2026-02-01T00:00:10Z"}, {"daily", 50, "2026-02-02T00:00:00Z"}, {"monthly", 500, "2026-03-01T00:00:00Z"}}},
+		{"the same 10 seconds", all, "2026-02-01T00:00:09.999Z", []window{
+			{"throttling", 5, "2026-02-01T00:00:10Z"}, {"daily", 50, "2026-02-02T00:00:00Z"}, {"monthly", 500, "2026-03-01T00:00:00Z"}}},
+		{"a clock set back", all, "2026-01-31T23:59:59Z", []window{
+			{"throttling", 5, "2026-02-01T00:00:00Z"}, {"daily", 50, "2026-02-01T00:00:00Z"}, {"monthly", 500, "2026-02-01T00:00:00Z"}}},
+		{"one quota only", monthly, "2026-02-14T12:00:00Z", []window{{"monthly", 7, "2026-03-01T00:00:00Z"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key, ws := tc.sec.Quotas(at(tc.now))
+			require.NotEmpty(t, key)
+			got := make([]window, len(ws))
+			for i, w := range ws {
+				got[i] = window{w.Name, w.Max, w.End.UTC().Format(time.RFC3339Nano)}
+			}
+			require.Equal(t, tc.want, got)
+		})
+	}
+	ka, _ := all.Quotas(t0)
+	km, _ := monthly.Quotas(t0)
+	require.NotEqual(t, ka, km, "each API key is counted under a key of its own")
+
+	none := compile(t, `{"clientId":"none","clientSecret":"secret-none-1"}`)
+	require.False(t, none.HasQuotas())
+	key, ws := none.Quotas(t0)
+	require.Empty(t, key)
+	require.Empty(t, ws)
 }

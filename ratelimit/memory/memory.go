@@ -35,8 +35,10 @@ type config struct {
 
 // WithClock sets the clock the limiter reads, for rate limits and quotas
 // alike, on every decision; tests pass a fake one. Without it (or with nil),
-// quotas read time.Now and rate limits read the limiter's own clock, a copy of
-// the monotonic clock kept up to date by a ticker (see WithClockResolution).
+// rate limits read the limiter's own clock, a copy of the monotonic clock kept
+// up to date by a ticker (see WithClockResolution), and quotas read the wall
+// clock: that same clock plus its difference to time.Now, re-read at most
+// every 10 ms (time.Now itself when the ticker is off).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.clock = now }
 }
