@@ -101,7 +101,7 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 // WithRoutes, and keeps the gateway's view of s fresh until Close. ctx bounds
 // the initial load only.
 func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
-	cfg := config{logger: slog.Default(), now: time.Now, retry: time.Second}
+	cfg := config{logger: slog.Default(), retry: time.Second}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -125,8 +125,14 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	}
 	if qc, ok := g.limiter.(ratelimit.QuotaCounter); ok {
 		g.quotas = qc
+		if c, ok := qc.(ratelimit.QuotaClock); ok && g.now == nil {
+			g.now = c.Now // windows follow the clock their counts do
+		}
 	} else {
 		g.log.Warn("gatehouse: the limiter does not keep quotas (ratelimit.QuotaCounter): API-key quotas are not enforced")
+	}
+	if g.now == nil {
+		g.now = time.Now
 	}
 	resolver, err := clientip.New(cfg.proxies...)
 	if err != nil {

@@ -71,9 +71,11 @@ func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retr
 func WithLimiter(l ratelimit.Limiter) Option { return func(c *config) { c.limiter = l } }
 
 // WithClock sets the clock the gateway reads (API-key quota windows,
-// credential expiry checks made by the gateway itself); the default is
-// time.Now. Tests pass a fake one, together with a limiter reading the same
-// clock.
+// credential expiry checks made by the gateway itself). The default is the
+// limiter's clock when it has one (ratelimit.QuotaClock: the memory
+// limiter's, which trails time.Now by about a millisecond and costs a
+// fraction of it), time.Now otherwise. Tests pass a fake one, together with a
+// limiter reading the same clock.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
 // DefaultGatewayID is the gateway a Gateway serves unless WithGatewayID says

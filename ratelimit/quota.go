@@ -59,6 +59,16 @@ type QuotaCounter interface {
 	ResetQuota(ctx context.Context, key string) error
 }
 
+// QuotaClock is implemented by QuotaCounters that read a wall clock of their
+// own to tell which windows have ended. A caller that computes windows
+// (QuotaWindow.End) reads it too, unless told to read another clock, so that
+// windows and the counts kept for them follow one clock; a counter's clock
+// may also be cheaper to read than time.Now (the memory limiter's is).
+type QuotaClock interface {
+	// Now returns the counter's wall-clock time.
+	Now() time.Time
+}
+
 // ValidateQuota reports, wrapping ErrInvalidLimit, why the windows of key
 // cannot be counted with a charge of n into used. Implementations of
 // QuotaCounter call it first.

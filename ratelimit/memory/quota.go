@@ -185,6 +185,13 @@ func (l *Limiter) quotaNow() int64 {
 	return l.quotas.wall.now(l.coarse)
 }
 
+// Now returns the wall clock quota decisions read (ratelimit.QuotaClock):
+// WithClock's clock, or time.Now as the limiter's coarse clock keeps it,
+// trailing it by up to the clock resolution, at the cost of two atomic loads.
+func (l *Limiter) Now() time.Time { return time.Unix(0, l.quotaNow()) }
+
+var _ ratelimit.QuotaClock = (*Limiter)(nil)
+
 // newSlot returns a slot for the window named name: one whose window has
 // ended, or a new one, so that a key holds no more slots than it has windows
 // in progress.
