@@ -134,3 +134,18 @@ func TestQuotaLimiterOutage(t *testing.T) {
 	require.Equal(t, 1, strings.Count(logs.String(), "limiter recovered"), logs.String())
 	require.Equal(t, 1, strings.Count(logs.String(), "limiter failing"))
 }
+
+// Without WithClock, quota windows are computed with the limiter's clock
+// (ratelimit.QuotaClock), the one its counts follow: an hour before midnight
+// by the limiter's clock, a spent daily quota says Retry-After: 3600 whatever
+// time.Now says.
+func TestQuotaWindowsFollowTheLimitersClock(t *testing.T) {
+	at := time.Date(2026, 3, 4, 23, 0, 0, 0, time.UTC)
+	lim := rlmemory.New(rlmemory.WithClock(func() time.Time { return at }))
+	require.True(t, lim.Now().Equal(at))
+	h := quotaGateway(t, `,"dailyQuota":1`, lim, discardLogger(), nil)
+	require.Equal(t, http.StatusOK, quotaCall(h).Code)
+	w := quotaCall(h)
+	require.Equal(t, http.StatusTooManyRequests, w.Code)
+	require.Equal(t, "3600", w.Header().Get("Retry-After"))
+}
