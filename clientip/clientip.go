@@ -74,6 +74,10 @@ func parseTrusted(entry string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
+// TrustsProxies reports whether r trusts any proxy: when it does not, the
+// address Resolve returns depends on the request's RemoteAddr alone.
+func (r *Resolver) TrustsProxies() bool { return r != nil && len(r.trusted) > 0 }
+
 // Trusted reports whether addr is one of the trusted proxies.
 func (r *Resolver) Trusted(addr netip.Addr) bool {
 	if r == nil || !addr.IsValid() {

@@ -30,7 +30,9 @@ func (p *Plan) Serve(w http.ResponseWriter, r *http.Request, next http.Handler, 
 	}
 	x := exchanges.Get().(*exchange)
 	x.plan, x.route = p, routeID
-	x.call.reset(r, routeID, id, PreRequest)
+	// A pooled exchange was released clean (release): only the request's
+	// own fields need setting.
+	x.call.req, x.call.route, x.call.id = r, routeID, id
 	failed := len(p.pre) > 0 && x.run(p.pre, PreRequest)
 	c := &x.call
 	if !failed && !c.stopped && !p.wrap && len(c.ops) == 0 {

@@ -9,6 +9,21 @@ import (
 type Request struct {
 	Key   string
 	Limit Limit
+	// Prepared, when not nil, is what the limiter's PrepareKey returned for
+	// Key (KeyPreparer): it spares the limiter work it does on every call.
+	// A limiter ignores a value it did not make.
+	Prepared any
+}
+
+// KeyPreparer is implemented by MultiLimiters that can do once the work they
+// otherwise do on each call for a key (the memory limiter hashes it): a caller
+// that charges the same keys again and again (a rate-limit plugin bound to
+// one consumer) prepares them once and passes the result in
+// Request.Prepared.
+type KeyPreparer interface {
+	// PrepareKey returns the prepared form of key, valid with this limiter
+	// only, for as long as the limiter lives.
+	PrepareKey(key string) any
 }
 
 // MultiLimiter is implemented by limiters that decide several limits in one

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
@@ -90,3 +92,79 @@ func runBound(t *testing.T, p plugin.Plugin, who *consumer.Consumer, n int) http
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// A bound per_ip limit remembers the key of the address it saw last; requests
+// from other addresses still count apart, each under its own key.
+func TestBoundPerIPAcrossAddresses(t *testing.T) {
+	e := newEnv(t)
+	p := e.advanced(t, `{"limits":{"per_ip":{"limit":3,"window":"1m"}}}`)
+	alice := &consumer.Consumer{Username: "alice", GroupID: "premium"}
+	plan, err := plugin.NewPlan(plugin.Levels{Group: []plugin.Configured{{Plugin: p.Scoped("consumer_group:premium"), Stage: plugin.PreRequest}}},
+		plugin.WithCaller("orders", alice))
+	require.NoError(t, err)
+	id := &consumer.Identity{Consumer: alice}
+	call := func(addr string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.RemoteAddr = addr + ":4242"
+		w := httptest.NewRecorder()
+		plan.Serve(w, r, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), "orders", id)
+		return w
+	}
+	// Addresses interleaved, each seen 3 times, then once more: refused.
+	addrs := []string{"192.0.2.1", "192.0.2.2", "2001:db8::1", "192.0.2.3"}
+	for round := range 3 {
+		for _, a := range addrs {
+			w := call(a)
+			require.Equal(t, http.StatusOK, w.Code, "%s round %d", a, round)
+			require.Equal(t, strconv.Itoa(2-round), w.Header().Get("X-RateLimit-Remaining"), a)
+		}
+	}
+	for _, a := range addrs {
+		require.Equal(t, http.StatusTooManyRequests, call(a).Code, a)
+	}
+	for i := range 40 { // many new addresses: each has its own budget
+		require.Equal(t, http.StatusOK, call("198.51.100."+strconv.Itoa(i+1)).Code)
+	}
+}
+
+// Fields longer than the block that holds them (four limits of 14-digit
+// counts) are written whole.
+func TestLongFields(t *testing.T) {
+	e := newEnv(t)
+	const n = 80_000_000_000_000
+	p := e.advanced(t, `{"limits":{"global":{"limit":80000000000000,"window":"1d"},"per_ip":{"limit":80000000000000,"window":"1d"},
+		"per_user":{"limit":80000000000000,"window":"1d"},"per_consumer":{"limit":80000000000000,"window":"1d"}}}`)
+	w := serve(p, caller("alice", "premium", "192.0.2.1"))
+	require.Equal(t, http.StatusOK, w.Code)
+	left := strconv.FormatInt(n-1, 10)
+	require.Equal(t, left, w.Header().Get("X-RateLimit-Remaining"))
+	require.Equal(t, strconv.FormatInt(n, 10), w.Header().Get("X-RateLimit-Limit"))
+	want := `"per_user";r=` + left + `;t=1, "per_consumer";r=` + left + `;t=1, "per_ip";r=` + left + `;t=1, "global";r=` + left + `;t=1`
+	require.Equal(t, want, w.Header().Get("RateLimit"))
+	require.Greater(t, len(want), 96)
+}
+
+// Behind a trusted proxy every request has the proxy's RemoteAddr: a bound
+// per_ip limit still counts each client of X-Forwarded-For apart.
+func TestBoundPerIPBehindTrustedProxy(t *testing.T) {
+	e := newEnv(t, limitplugin.WithResolver(clientip.MustNew("10.0.0.0/8")))
+	p := e.advanced(t, `{"limits":{"per_ip":{"limit":2,"window":"1m"}}}`)
+	plan, err := plugin.NewPlan(plugin.Levels{Route: []plugin.Configured{{Plugin: p.Scoped("route:orders"), Stage: plugin.PreRequest}}},
+		plugin.WithCaller("orders", nil))
+	require.NoError(t, err)
+	call := func(client string) int {
+		r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+		r.RemoteAddr = "10.1.2.3:4242" // the same proxy connection every time
+		r.Header.Set("X-Forwarded-For", client)
+		w := httptest.NewRecorder()
+		plan.Serve(w, r, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), "orders", nil)
+		return w.Code
+	}
+	for range 2 {
+		require.Equal(t, http.StatusOK, call("192.0.2.1"))
+		require.Equal(t, http.StatusOK, call("192.0.2.2"))
+	}
+	require.Equal(t, http.StatusTooManyRequests, call("192.0.2.1"))
+	require.Equal(t, http.StatusTooManyRequests, call("192.0.2.2"))
+	require.Equal(t, http.StatusOK, call("192.0.2.3"))
+}

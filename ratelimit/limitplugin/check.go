@@ -141,11 +141,13 @@ func (p *Limiter) Check(ctx context.Context, c Caller) Outcome {
 	for i := range p.n {
 		keys[i] = p.key(i, &c)
 	}
-	return p.check(ctx, &keys)
+	return p.check(ctx, &keys, nil)
 }
 
-// check is Check with the keys of the limits formed.
-func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string) Outcome {
+// check is Check with the keys of the limits formed, and, when prepared is
+// not nil, what the limiter's PrepareKey made of them (nil where it made
+// nothing).
+func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string, prepared *[maxLimits]any) Outcome {
 	o := Outcome{p: p, refused: -1}
 	var err error
 	allowed := false
@@ -157,10 +159,14 @@ func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string) Outcome {
 		sc := scratchPool.Get().(*scratch)
 		for i := range p.n {
 			sc.reqs[i] = ratelimit.Request{Key: keys[i], Limit: p.limits[i].limit}
+			if prepared != nil {
+				sc.reqs[i].Prepared = prepared[i]
+			}
 		}
 		allowed, err = ratelimit.AllowAll(ctx, p.set.limiter, sc.reqs[:p.n], 1, sc.out[:p.n])
 		copy(o.dec[:], sc.out[:p.n])
-		*sc = scratch{}
+		// Not cleared: every field is written before the next use, and the
+		// keys it still names are the instance's own or its key cache's.
 		scratchPool.Put(sc)
 	}
 	if err != nil {
@@ -327,10 +333,6 @@ type fieldBlock struct {
 	buf   [96]byte
 }
 
-// maxFields is the most bytes the changing values take: four limits of
-// int64 counts and resets, the longest limit name, and three more numbers.
-const maxFields = maxLimits*(len(`"per_consumer";r=;t=, `)+2*20) + 3*20
-
 // WriteHeaders sets the fields on h (plugin.HeaderWriter).
 func (f *fieldBlock) WriteHeaders(h http.Header) {
 	h[hdrLimit] = f.p.limits[f.head].countValue
@@ -361,14 +363,12 @@ func (o *Outcome) fields() *fieldBlock {
 		}
 	}
 	retry := o.RetryAfter()
-	// The values one after the other: remaining, reset, RateLimit and
-	// Retry-After; ends[i] is where value i ends.
-	var tmp [maxFields]byte
-	var ends [4]int
-	b := strconv.AppendInt(tmp[:0], o.dec[head].Remaining, 10)
-	ends[0] = len(b)
-	b = strconv.AppendInt(b, o.resetSeconds(head, retry), 10)
-	ends[1] = len(b)
+	f := &fieldBlock{p: p, head: head, retry: retry > 0}
+	// Only RateLimit is formatted, in f.buf (or, should it not fit, in a
+	// buffer of its own): X-RateLimit-Remaining, X-RateLimit-Reset and
+	// Retry-After are the r and t of a limit in it, and share its bytes.
+	b := f.buf[:0]
+	var rStart, rEnd, tStart, tEnd int // the head's r and t in b
 	for i := range p.n {
 		if i > 0 {
 			b = append(b, ", "...)
@@ -376,28 +376,23 @@ func (o *Outcome) fields() *fieldBlock {
 		b = append(b, '"')
 		b = append(b, p.limits[i].name...)
 		b = append(b, `";r=`...)
+		r := len(b)
 		b = strconv.AppendInt(b, o.dec[i].Remaining, 10)
+		re := len(b)
 		b = append(b, ";t="...)
+		t := len(b)
 		b = strconv.AppendInt(b, o.resetSeconds(i, retry), 10)
-	}
-	ends[2] = len(b)
-	if retry > 0 {
-		b = strconv.AppendInt(b, retry, 10)
-	}
-	ends[3] = len(b)
-
-	f := &fieldBlock{p: p, head: head, retry: retry > 0}
-	buf := f.buf[:]
-	if len(b) > len(buf) {
-		buf = make([]byte, len(b)) // counts too long for the block: rare
-	}
-	copy(buf, b)
-	start := 0
-	for i, end := range ends {
-		if end > start {
-			f.vals[i] = unsafe.String(&buf[start], end-start)
+		if i == head {
+			rStart, rEnd, tStart, tEnd = r, re, t, len(b)
 		}
-		start = end
+	}
+	all := unsafe.String(&b[0], len(b))
+	f.vals[0] = all[rStart:rEnd]
+	f.vals[1] = all[tStart:tEnd]
+	f.vals[2] = all
+	if retry > 0 {
+		// The limit that refused is the head, and its t is Retry-After.
+		f.vals[3] = f.vals[1]
 	}
 	return f
 }

@@ -111,6 +111,15 @@ func (s *Plugins) Definitions() []plugin.Definition {
 	return []plugin.Definition{s.lc, s.arl}
 }
 
+// prepare returns what the limiter's PrepareKey makes of key, or nil when
+// it is no ratelimit.KeyPreparer.
+func (s *Plugins) prepare(key string) any {
+	if kp, ok := s.limiter.(ratelimit.KeyPreparer); ok {
+		return kp.PrepareKey(key)
+	}
+	return nil
+}
+
 // failed records a failed limiter call; the first failure of an outage is
 // logged. A call that failed because the request's context ended (the client
 // went away) is not an outage.

@@ -1,6 +1,10 @@
 package limitplugin
 
 import (
+	"net/netip"
+	"strings"
+	"sync/atomic"
+
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/plugin"
 )
@@ -61,12 +65,34 @@ type Bound struct {
 	p      *Limiter
 	caller Caller
 	// keys are the formed keys; "" where the key depends on the request.
-	keys    [maxLimits]string
-	dynamic bool
+	// prepared holds what the limiter's PrepareKey made of them, when it is
+	// a ratelimit.KeyPreparer.
+	keys     [maxLimits]string
+	prepared [maxLimits]any
+	dynamic  bool
+	// byAddr is the one limit keyed by the client address alone (per_ip,
+	// key_type ip), or -1; others is set when a limit other than byAddr
+	// depends on the request too. last remembers byAddr's key for the
+	// address seen last, since one consumer's requests mostly come from one
+	// address, and for the RemoteAddr it came from, which names the address
+	// as well when no proxy is trusted (byRemote).
+	byAddr   int
+	others   bool
+	byRemote bool
+	last     atomic.Pointer[addrKey]
+	misses   atomic.Uint32
+}
+
+// addrKey is the key of a Bound's byAddr limit for one address.
+type addrKey struct {
+	remote   string // the RemoteAddr the address was resolved from
+	addr     netip.Addr
+	key      string
+	prepared any
 }
 
 func (p *Limiter) bind(scope, routeID string, c *consumer.Consumer) *Bound {
-	b := &Bound{p: p, caller: Caller{Route: routeID, Scope: scope}}
+	b := &Bound{p: p, caller: Caller{Route: routeID, Scope: scope}, byAddr: -1}
 	if c != nil {
 		b.caller.Consumer, b.caller.Group = c.Username, c.GroupID
 	}
@@ -74,10 +100,17 @@ func (p *Limiter) bind(scope, routeID string, c *consumer.Consumer) *Bound {
 		k := p.keyParts(i, &b.caller)
 		if p.requestKey(i, &k) {
 			b.dynamic = true
+			if p.limits[i].dim == dimIP && b.byAddr < 0 {
+				b.byAddr = i
+			} else {
+				b.others = true
+			}
 			continue
 		}
 		b.keys[i] = p.buildKey(&p.limits[i], &k)
+		b.prepared[i] = p.set.prepare(b.keys[i])
 	}
+	b.byRemote = !p.set.resolver.TrustsProxies()
 	return b
 }
 
@@ -88,17 +121,50 @@ func (b *Bound) Name() string { return b.p.name }
 func (b *Bound) PreRequest(c *plugin.Call) {
 	p := b.p
 	r := c.Request()
-	keys := b.keys
+	keys, prepared := b.keys, b.prepared
 	if b.dynamic {
 		caller := b.caller
-		caller.Header, caller.Addr = r.Header, p.set.resolver.Resolve(r)
-		for i := range p.n {
-			if keys[i] == "" {
-				keys[i] = p.key(i, &caller)
+		resolved := false
+		resolve := func() {
+			caller.Header, caller.Addr, resolved = r.Header, p.set.resolver.Resolve(r), true
+		}
+		if i := b.byAddr; i >= 0 {
+			last := b.last.Load()
+			if last != nil && b.byRemote && r.RemoteAddr == last.remote {
+				keys[i], prepared[i] = last.key, last.prepared
+			} else {
+				resolve()
+				addr := normalAddr(caller.Addr)
+				var pk any
+				if last != nil && last.addr == addr {
+					keys[i], pk = last.key, last.prepared
+				} else {
+					keys[i] = p.key(i, &caller)
+				}
+				// Replaced on one miss in 16: a consumer calling from many
+				// addresses (an application's users) does not allocate on
+				// every request.
+				if last == nil || b.misses.Add(1)%16 == 0 {
+					if pk == nil {
+						pk = p.set.prepare(keys[i])
+					}
+					b.last.Store(&addrKey{remote: strings.Clone(r.RemoteAddr), addr: addr, key: keys[i], prepared: pk})
+				}
+				prepared[i] = pk
+			}
+		}
+		if b.others {
+			if !resolved {
+				resolve()
+			}
+			for i := range p.n {
+				if keys[i] == "" {
+					keys[i] = p.key(i, &caller)
+				}
 			}
 		}
 	}
-	o := p.check(r.Context(), &keys)
+	o := p.check(r.Context(), &keys, &prepared)
 	o.record(c)
 	if o.Verdict() != Allowed {
 		c.Stop(o.Response())

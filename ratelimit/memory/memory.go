@@ -166,6 +166,28 @@ func (l *Limiter) fingerprint(key string) fingerprint {
 	return fingerprint{maphash.String(l.seed, key), maphash.String(l.seed2, key) | 1}
 }
 
+// preparedKey is a key's fingerprint under one limiter's seeds
+// (ratelimit.KeyPreparer).
+type preparedKey struct {
+	l  *Limiter
+	fp fingerprint
+}
+
+// PrepareKey returns key's fingerprint, so that AllowAll does not hash key
+// again when a Request carries it (ratelimit.KeyPreparer).
+func (l *Limiter) PrepareKey(key string) any { return &preparedKey{l: l, fp: l.fingerprint(key)} }
+
+var _ ratelimit.KeyPreparer = (*Limiter)(nil)
+
+// fingerprintOf returns the fingerprint of r's key: the prepared one when r
+// carries one of l's, otherwise a new hash.
+func (l *Limiter) fingerprintOf(r *ratelimit.Request) fingerprint {
+	if pk, ok := r.Prepared.(*preparedKey); ok && pk.l == l {
+		return pk.fp
+	}
+	return l.fingerprint(r.Key)
+}
+
 func (s *shard) home(fp fingerprint) int { return int(fp.h1>>s.shift) & (len(s.slots) - 1) }
 
 // New returns an empty Limiter.
@@ -471,11 +493,12 @@ func (l *Limiter) AllowAll(_ context.Context, reqs []ratelimit.Request, n int64,
 	if len(reqs) > len(fbuf) {
 		fps = make([]fingerprint, 0, len(reqs))
 	}
-	for i, r := range reqs {
+	for i := range reqs {
+		r := &reqs[i]
 		if err := check(r.Limit, n); err != nil {
 			return false, fmt.Errorf("%w (key %q)", err, r.Key)
 		}
-		fp := l.fingerprint(r.Key)
+		fp := l.fingerprintOf(r)
 		for j, other := range fps {
 			if other == fp && reqs[j].Key == r.Key {
 				return false, fmt.Errorf("memory limiter: %w: key %q appears twice (requests %d and %d)", ratelimit.ErrInvalidLimit, r.Key, j, i)
@@ -508,7 +531,8 @@ func (l *Limiter) AllowAll(_ context.Context, reqs []ratelimit.Request, n int64,
 	for _, si := range locked {
 		l.shards[si].mu.Lock()
 	}
-	allowed := true
+	allowed, allFound := true, true
+	var jbuf [8]int // where each key was found, for up to 8 requests
 	for i, r := range reqs {
 		s := &l.shards[fps[i].h1&l.mask]
 		j, found := s.find(fps[i])
@@ -516,11 +540,23 @@ func (l *Limiter) AllowAll(_ context.Context, reqs []ratelimit.Request, n int64,
 		if found {
 			tat = s.slots[j].tat
 		}
+		if i < len(jbuf) {
+			jbuf[i] = j
+		}
+		allFound = allFound && found
 		out[i] = ratelimit.Decision{}
 		gcra(&out[i], tat, now, r.Limit, int64(r.Limit.Window)/r.Limit.Count, n)
 		allowed = allowed && out[i].Allowed
 	}
-	if allowed {
+	switch {
+	case !allowed:
+	case allFound && n > 0 && len(reqs) <= len(jbuf):
+		// Every key is held and only its TAT changes: nothing moves, the
+		// indices found above still hold.
+		for i := range reqs {
+			l.shards[fps[i].h1&l.mask].slots[jbuf[i]].tat = now + int64(out[i].Reset)
+		}
+	default:
 		for i := range reqs {
 			// Find again: an insertion or a deletion may have moved entries.
 			s := &l.shards[fps[i].h1&l.mask]
