@@ -386,3 +386,31 @@ func TestMatchesModel(t *testing.T) {
 	}
 	require.Zero(t, l.Len())
 }
+
+// A prepared key (KeyPreparer) counts under the same counter as the key
+// itself; one prepared by another limiter is ignored, not trusted.
+func TestPreparedKeys(t *testing.T) {
+	ctx := context.Background()
+	l, other := memory.New(), memory.New()
+	limit := ratelimit.Limit{Count: 3, Window: time.Minute}
+	out := make([]ratelimit.Decision, 2)
+	reqs := func(pa, pb any) []ratelimit.Request {
+		return []ratelimit.Request{{Key: "a", Limit: limit, Prepared: pa}, {Key: "b", Limit: limit, Prepared: pb}}
+	}
+	ok, err := l.AllowAll(ctx, reqs(l.PrepareKey("a"), nil), 1, out)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = l.AllowAll(ctx, reqs(nil, other.PrepareKey("b")), 1, out) // other's: hashed again
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = l.AllowAll(ctx, reqs(l.PrepareKey("a"), l.PrepareKey("b")), 1, out)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, 0, out[0].Remaining, "a: three charges, prepared or not, on one counter")
+	require.EqualValues(t, 0, out[1].Remaining, "b likewise")
+	d, err := l.Allow(ctx, "a", limit, 1)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	_, err = l.AllowAll(ctx, []ratelimit.Request{{Key: "c", Limit: limit, Prepared: l.PrepareKey("c")}, {Key: "c", Limit: limit}}, 1, out)
+	require.ErrorIs(t, err, ratelimit.ErrInvalidLimit, "a key twice, prepared once")
+}
