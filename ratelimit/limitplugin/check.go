@@ -327,10 +327,12 @@ func (o *Outcome) EachHeader(set func(name, value string)) {
 // plugin.HeaderWriter the executor runs when the response is sent.
 type fieldBlock struct {
 	p     *Limiter
-	head  int
+	head  int32
 	retry bool
-	vals  [4]string // X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit, Retry-After
-	buf   [96]byte
+	// X-RateLimit-Remaining, X-RateLimit-Reset (and Retry-After, which
+	// equals it when set), RateLimit.
+	vals [3]string
+	buf  [96]byte
 }
 
 // WriteHeaders sets the fields on h (plugin.HeaderWriter).
@@ -341,7 +343,7 @@ func (f *fieldBlock) WriteHeaders(h http.Header) {
 	h[hdrPolicy] = f.p.policy
 	h[hdrRateLimit] = f.vals[2:3:3]
 	if f.retry {
-		h[hdrRetryAfter] = f.vals[3:4:4]
+		h[hdrRetryAfter] = f.vals[1:2:2]
 	}
 }
 
@@ -363,7 +365,7 @@ func (o *Outcome) fields() *fieldBlock {
 		}
 	}
 	retry := o.RetryAfter()
-	f := &fieldBlock{p: p, head: head, retry: retry > 0}
+	f := &fieldBlock{p: p, head: int32(head), retry: retry > 0}
 	// Only RateLimit is formatted, in f.buf (or, should it not fit, in a
 	// buffer of its own): X-RateLimit-Remaining, X-RateLimit-Reset and
 	// Retry-After are the r and t of a limit in it, and share its bytes.
@@ -389,11 +391,7 @@ func (o *Outcome) fields() *fieldBlock {
 	all := unsafe.String(&b[0], len(b))
 	f.vals[0] = all[rStart:rEnd]
 	f.vals[1] = all[tStart:tEnd]
-	f.vals[2] = all
-	if retry > 0 {
-		// The limit that refused is the head, and its t is Retry-After.
-		f.vals[3] = f.vals[1]
-	}
+	f.vals[2] = all // when refused, the head refused, and its t is Retry-After
 	return f
 }
 
