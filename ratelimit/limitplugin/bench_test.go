@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
 	"github.com/gatehousehq/gatehouse/ratelimit/memory"
 )
@@ -140,3 +142,35 @@ func BenchmarkHandle(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBound measures an instance bound to its plan's consumer, as the
+// gateway runs it: a plan of that one plugin served around a handler that
+// writes nothing (the three limits of the Premium Users group, never
+// reached; the client address the same every time).
+func BenchmarkBound(b *testing.B) {
+	p := benchLimiter(b, arlDef, benchAdvanced)
+	alice := &consumer.Consumer{Username: "alice", GroupID: "premium"}
+	plan, err := plugin.NewPlan(plugin.Levels{Group: []plugin.Configured{{Plugin: p.Scoped("consumer_group:premium"), Stage: plugin.PreRequest}}},
+		plugin.WithCaller("orders", alice))
+	require.NoError(b, err)
+	id := &consumer.Identity{Consumer: alice}
+	r := httptest.NewRequest(http.MethodGet, "/orders", nil)
+	r.RemoteAddr = "198.51.100.1:4242"
+	w := &discard{h: http.Header{}}
+	next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		plan.Serve(w, r, next, "orders", id)
+	}
+	if w.h.Get("X-RateLimit-Limit") != "1000000000" {
+		b.Fatalf("fields not set: %v", w.h)
+	}
+}
+
+// discard is a ResponseWriter that keeps only its header map.
+type discard struct{ h http.Header }
+
+func (w *discard) Header() http.Header         { return w.h }
+func (w *discard) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discard) WriteHeader(int)             {}
