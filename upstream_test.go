@@ -7,46 +7,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/internal/testnet"
+
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
-
-// hungBackend accepts connections and never answers; it returns the
-// backend's URL.
-func hungBackend(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
-}
 
 // closingBackend accepts connections and closes them without a response.
 func closingBackend(t testing.TB) string {
@@ -104,9 +75,9 @@ func TestRouterUpstreamFailures(t *testing.T) {
 		wantMsg    string
 		atLeast    time.Duration
 	}{
-		{name: "no response headers within the transport's timeout", target: hungBackend(t), transport: fast,
+		{name: "no response headers within the transport's timeout", target: testnet.HungBackend(t), transport: fast,
 			wantStatus: http.StatusGatewayTimeout, wantMsg: gatehouse.MsgUpstreamTimeout, atLeast: headerTimeout},
-		{name: "request deadline passes first (default transport)", target: hungBackend(t),
+		{name: "request deadline passes first (default transport)", target: testnet.HungBackend(t),
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), headerTimeout)
 			},
@@ -115,7 +86,7 @@ func TestRouterUpstreamFailures(t *testing.T) {
 			wantStatus: http.StatusBadGateway, wantMsg: gatehouse.MsgUpstreamUnavailable},
 		{name: "connection closed without a response", target: closingBackend(t), transport: fast,
 			wantStatus: http.StatusBadGateway, wantMsg: gatehouse.MsgUpstreamUnavailable},
-		{name: "client went away: not the backend's timeout", target: hungBackend(t),
+		{name: "client went away: not the backend's timeout", target: testnet.HungBackend(t),
 			ctx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
 				time.AfterFunc(headerTimeout, cancel)

@@ -9,11 +9,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehousehq/gatehouse/internal/testnet"
 )
 
 // These tests run the reference gateway over real TCP with small timeouts.
@@ -84,35 +85,6 @@ func waitClosed(t *testing.T, c net.Conn, within time.Duration) ([]byte, time.Du
 		t.Fatalf("the gateway kept the connection open for %s (read %q)", within, b)
 	}
 	return b, elapsed
-}
-
-// hungUpstream accepts connections and never answers.
-func hungUpstream(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + ln.Addr().String()
 }
 
 // TestSlowLoris opens connections that send their headers one byte at a
@@ -258,7 +230,7 @@ func TestHungUpstream(t *testing.T) {
 	t.Parallel()
 	const timeout = 300 * time.Millisecond
 	g := startGateway(t, "-upstream-response-header-timeout", timeout.String())
-	url := g.addRoute(t, "hung", hungUpstream(t))
+	url := g.addRoute(t, "hung", testnet.HungBackend(t))
 
 	start := time.Now()
 	r := do(t, http.MethodGet, url+"/x", "")
