@@ -231,3 +231,33 @@ func TestEntityReferencesOfBothShapes(t *testing.T) {
 	eventually(t, p, "/", map[string]string{"apikey": "key-route-double"}, http.StatusOK)
 	eventually(t, f.gw.Protect("both", echo), "/", map[string]string{"apikey": "key-several"}, http.StatusOK) // still via shipping
 }
+
+// An entry shaped like a route's or an API's reference never names a group:
+// creating a group whose id is "route_pub" or "api_shop" gives no access to
+// keys authorized on route pub or on API shop. Such a group is named with
+// the group_ prefix.
+func TestEntityReferencesDoNotCrossKinds(t *testing.T) {
+	adm, shop := keyRoute("admin", `{}`), keyRoute("shop-admin", `{}`)
+	adm.Groups, shop.Groups = []string{"route_pub"}, []string{"api_shop"}
+	f := newFixture(t, adm, shop, keyRoute("pub", `{}`))
+	f.group("route_pub", "api_shop")
+	f.consumer(consumer.Consumer{Username: "alice"})
+	for name, ents := range map[string][]string{
+		"on-route-pub": {"route_pub"},
+		"on-api-shop":  {"api_shop"},
+		"on-groups":    {"group_route_pub", "group_api_shop"},
+	} {
+		f.key("alice", name, "key-"+name, func(c *credential.Credential) { c.AuthorizedEntities = ents })
+	}
+	for _, tc := range []struct {
+		route, key string
+		want       int
+	}{
+		{"admin", "on-route-pub", http.StatusForbidden},
+		{"shop-admin", "on-api-shop", http.StatusForbidden},
+		{"admin", "on-groups", http.StatusOK},
+		{"shop-admin", "on-groups", http.StatusOK},
+	} {
+		eventually(t, f.gw.Protect(tc.route, echo), "/", map[string]string{"apikey": "key-" + tc.key}, tc.want)
+	}
+}

@@ -31,9 +31,10 @@ type Credential struct {
 	// the scheme; see Scheme.
 	Plugins map[string]json.RawMessage `json:"plugins"`
 	// AuthorizedEntities lists the service groups, routes and APIs the
-	// credential may call. An entry names group g when it is "group_<g>" or
-	// exactly g; route r when it is "route_<r>", or exactly r when r itself
-	// starts with "route_"; likewise API a with "api_" (see EntityNames).
+	// credential may call. An entry names group g when it is "group_<g>", or
+	// exactly g unless g starts with "route_" or "api_"; route r when it is
+	// "route_<r>", or exactly r when r itself starts with "route_"; likewise
+	// API a with "api_" (see EntityNames).
 	AuthorizedEntities []string `json:"authorized_entities,omitempty"`
 	// Enabled is true unless the credential was switched off.
 	Enabled bool `json:"enabled"`

@@ -194,7 +194,10 @@ func TestEntityNames(t *testing.T) {
 		// A group is named with the prefix or by its bare id, whatever its id.
 		{credential.EntityGroup, "payment_apis", []string{"group_payment_apis", "payment_apis"}},
 		{credential.EntityGroup, "group_payment_apis", []string{"group_group_payment_apis", "group_payment_apis"}},
-		{credential.EntityGroup, "route_x", []string{"group_route_x", "route_x"}},
+		// An entry shaped like a route's or an API's reference never names a
+		// group: "route_x" means route x, whatever groups exist.
+		{credential.EntityGroup, "route_x", []string{"group_route_x"}},
+		{credential.EntityGroup, "api_shop", []string{"group_api_shop"}},
 		// A route or an API by its bare id only when the id carries the prefix
 		// itself: a bare id names a group.
 		{credential.EntityRoute, "checkout", []string{"route_checkout"}},

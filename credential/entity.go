@@ -45,15 +45,21 @@ func ValidateEntity(s string) error {
 
 // EntityNames returns the authorized-entity entries that name the object of
 // kind (EntityGroup, EntityRoute or EntityAPI) whose id is id: "<kind>_<id>",
-// and id itself when it is a group's (a bare id names a group) or already
-// starts with "<kind>_". So a group "payment_apis" is named by
-// "group_payment_apis" and "payment_apis"; a group "group_payment_apis" by
-// "group_group_payment_apis" and "group_payment_apis"; a route
+// and id itself when it already starts with "<kind>_", or when it is a group's
+// whose id does not start with "route_" or "api_" (a bare id names a group,
+// but an entry shaped like a route's or an API's reference never does). So a
+// group "payment_apis" is named by "group_payment_apis" and "payment_apis"; a
+// group "group_payment_apis" by "group_group_payment_apis" and
+// "group_payment_apis"; a group "route_x" only by "group_route_x"; a route
 // "route_checkout" by "route_route_checkout" and "route_checkout"; a route
 // "checkout" only by "route_checkout".
 func EntityNames(kind, id string) []string {
 	prefixed := kind + "_" + id
-	if kind == EntityGroup || strings.HasPrefix(id, kind+"_") {
+	bare := strings.HasPrefix(id, kind+"_")
+	if kind == EntityGroup {
+		bare = !strings.HasPrefix(id, EntityRoute+"_") && !strings.HasPrefix(id, EntityAPI+"_")
+	}
+	if bare {
 		return []string{prefixed, id}
 	}
 	return []string{prefixed}
