@@ -146,38 +146,20 @@ func (l *Limiter) acquire() bool {
 }
 
 // check compares password with hash under a slot taken by acquire, and gives
-// the slot back. Where the system allows it (Linux), the comparison runs on
-// an operating-system thread of its own at the lowest scheduling priority,
-// so that the kernel runs every other thread of the host first: bcrypt gets
-// the CPU that nothing else wants, and a flood of wrong passwords does not
-// add latency to other requests.
+// the slot back.
 func (l *Limiter) check(hash, password []byte) bool {
 	defer func() { <-l.sem }()
 	l.compares.Add(1)
 	if l.hook != nil {
 		defer l.hook()()
 	}
-	p := prehash(password)
-	if !lowPriorityThreads {
-		return compare(hash, p)
-	}
-	done := make(chan bool, 1)
-	go compareAtLowPriority(hash, p, done)
-	return <-done
+	return compare(hash, prehash(password))
 }
 
-// compare reports whether the prehashed password p matches hash.
+// compare reports whether the prehashed password p matches hash: a bcrypt
+// comparison.
 func compare(hash []byte, p prehashed) bool {
 	return bcrypt.CompareHashAndPassword(hash, p[:]) == nil
-}
-
-// compareAtLowPriority runs compare on a thread it lowers the priority of
-// and never unlocks: the thread ends with the goroutine, so it never runs
-// anything else at that priority.
-func compareAtLowPriority(hash []byte, p prehashed, done chan<- bool) {
-	runtime.LockOSThread()
-	lowerThreadPriority()
-	done <- compare(hash, p)
 }
 
 // dummyHashes holds, per cost, a bcrypt hash that no password matches
