@@ -172,7 +172,7 @@ func (g *Gateway) instance(def plugin.Definition, name string, p plugin.Plugin, 
 // group's and the consumer's, merged (consumer > group > route > gateway),
 // built once per (route, consumer) and cached until one of them changes. A nil
 // plan runs nothing.
-func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, error) {
+func (g *Gateway) plan(gen uint64, cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, error) {
 	var c *consumer.Consumer
 	if id != nil {
 		c = id.Consumer
@@ -189,7 +189,7 @@ func (g *Gateway) plan(cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, 
 	if c != nil {
 		username = c.Username
 	}
-	return g.plans.Get(cr.route.ID, username, func() (*plugin.Plan, error) {
+	return g.plans.GetAt(gen, cr.route.ID, username, func() (*plugin.Plan, error) {
 		if gw.err != nil {
 			return nil, gw.err
 		}

@@ -66,6 +66,9 @@ func (g *Gateway) Router() http.Handler {
 // serve is the request path: strip forged identity headers, authenticate,
 // authorize, then hand over to next.
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRoute, next http.Handler) {
+	// The plans' generation, read before the identity and groups a plan is
+	// built from: a plan built from a consumer that changed since is not kept.
+	gen := g.plans.Generation()
 	if cr.err != nil {
 		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)
 		return
@@ -81,7 +84,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 				return
 			}
 		}
-		g.handle(w, r, cr, nil, next)
+		g.handle(w, r, gen, cr, nil, next)
 		return
 	}
 	m, fail := g.authenticate(r, cr)
@@ -110,14 +113,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 			delete(h, f.Name)
 		}
 	}
-	g.handle(w, withIdentity(r, &m.Identity), cr, &m.Identity, next)
+	g.handle(w, withIdentity(r, &m.Identity), gen, cr, &m.Identity, next)
 }
 
 // handle serves the request through the plugin plan of its route and caller
 // (pre_request plugins, next, the response stages), or straight to next when
 // there is no plugin to run.
-func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, cr *compiledRoute, id *consumer.Identity, next http.Handler) {
-	p, err := g.plan(cr, id)
+func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, gen uint64, cr *compiledRoute, id *consumer.Identity, next http.Handler) {
+	p, err := g.plan(gen, cr, id)
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "gatehouse: plugin plan cannot be built", "route", cr.route.ID, "err", err)
 		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)

@@ -78,7 +78,19 @@ func NewCache(opts ...CacheOption) *Cache {
 // returned and not kept. Concurrent misses of one pair may each call build;
 // one of the results is kept.
 func (c *Cache) Get(routeID, consumerID string, build func() (*Plan, error)) (*Plan, error) {
-	gen := c.gen.Load()
+	return c.GetAt(c.Generation(), routeID, consumerID, build)
+}
+
+// Generation returns the cache's generation: Invalidate starts a new one.
+// Read it before reading what a plan is built from (GetAt).
+func (c *Cache) Generation() uint64 { return c.gen.Load() }
+
+// GetAt is Get for a caller that read the generation gen (Generation)
+// before it read what build uses (the request's consumer, its group): a plan
+// built from inputs that an Invalidate since gen made stale is returned but
+// never kept, and an entry is a hit only for gen. Get reads the generation
+// itself, which is enough when build reads its inputs afresh.
+func (c *Cache) GetAt(gen uint64, routeID, consumerID string, build func() (*Plan, error)) (*Plan, error) {
 	k := maphash.String(cacheSeed, routeID)*0x9e3779b97f4a7c15 ^ maphash.String(cacheSeed, consumerID)
 	s := &c.shards[k>>60]
 	s.mu.RLock()

@@ -145,3 +145,28 @@ func TestCacheConcurrentUse(t *testing.T) {
 	wg.Wait()
 	require.LessOrEqual(t, c.Len(), 64)
 }
+
+// A plan built for a generation read before an Invalidate (its inputs may be
+// stale) is returned to its caller but never kept, and never answers a
+// caller of the newer generation.
+func TestCacheGetAtStaleGeneration(t *testing.T) {
+	var c plugin.Cache
+	builds := 0
+	build := func() (*plugin.Plan, error) {
+		builds++
+		return plugin.NewPlan(plugin.Levels{})
+	}
+	gen := c.Generation()
+	c.Invalidate() // a consumer changed after the request read its identity
+	p, err := c.GetAt(gen, "r", "alice", build)
+	require.NoError(t, err)
+	require.NotNil(t, p)
+	require.Equal(t, 1, builds)
+	_, err = c.Get("r", "alice", build)
+	require.NoError(t, err)
+	require.Equal(t, 2, builds, "the stale build was not kept")
+	_, err = c.Get("r", "alice", build)
+	require.NoError(t, err)
+	require.Equal(t, 2, builds, "a build of the current generation is")
+	require.Equal(t, 1, c.Len())
+}
