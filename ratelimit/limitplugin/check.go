@@ -313,12 +313,13 @@ func (o *Outcome) EachHeader(set func(name, value string)) {
 	if f == nil {
 		return
 	}
-	h := http.Header{}
-	f.WriteHeaders(h)
-	for _, name := range [...]string{hdrLimit, hdrRemaining, hdrReset, hdrPolicy, hdrRateLimit, hdrRetryAfter} {
-		if v := h[name]; len(v) > 0 {
-			set(name, v[0])
-		}
+	set(hdrLimit, f.p.limits[f.head].countValue[0])
+	set(hdrRemaining, f.vals[0])
+	set(hdrReset, f.vals[1])
+	set(hdrPolicy, f.p.policy[0])
+	set(hdrRateLimit, f.vals[2])
+	if f.retry {
+		set(hdrRetryAfter, f.vals[1])
 	}
 }
 

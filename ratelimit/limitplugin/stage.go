@@ -136,15 +136,17 @@ func (b *Bound) PreRequest(c *plugin.Call) {
 				resolve()
 				addr := normalAddr(caller.Addr)
 				var pk any
-				if last != nil && last.addr == addr {
+				sameAddr := last != nil && last.addr == addr
+				if sameAddr {
 					keys[i], pk = last.key, last.prepared
 				} else {
 					keys[i] = p.key(i, &caller)
 				}
-				// Replaced on one miss in 16: a consumer calling from many
-				// addresses (an application's users) does not allocate on
-				// every request.
-				if last == nil || b.misses.Add(1)%16 == 0 {
+				// Replaced on one miss in 16 (another address; or, where the
+				// RemoteAddr names the address, another connection from it):
+				// a consumer calling from many addresses (an application's
+				// users) does not allocate on every request.
+				if last == nil || (!sameAddr || b.byRemote) && b.misses.Add(1)%16 == 0 {
 					if pk == nil {
 						pk = p.set.prepare(keys[i])
 					}
