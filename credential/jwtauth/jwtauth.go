@@ -50,6 +50,12 @@ const (
 	// with its default large_client_header_buffers, and twice what a browser
 	// keeps in a cookie.
 	DefaultMaxTokenLen = 8 << 10
+	// MaxTokenLen was the fixed bound on a presented token (16 KiB).
+	//
+	// Deprecated: the bound is Definition.MaxTokenLen, DefaultMaxTokenLen
+	// (8 KiB) unless set; set it to MaxTokenLen to keep accepting tokens of
+	// up to 16 KiB.
+	MaxTokenLen = 16 << 10
 	// DefaultJWKSMinInterval is the shortest time between two fetches of
 	// one JWKS URL (an unknown kid or a failing identity provider cannot
 	// make the gateway fetch more often).
