@@ -31,6 +31,14 @@ type bodySeen struct {
 }
 
 // upper needs the body and upper-cases it; it records what it saw.
+// bodyPlugin is upper, choosing OverflowStream when stream is set.
+func bodyPlugin(stream bool, seen *bodySeen) plugin.Plugin {
+	if stream {
+		return streamer{upper("upper", seen)}
+	}
+	return upper("upper", seen)
+}
+
 func upper(name string, seen *bodySeen) *stagePlugin {
 	return &stagePlugin{name: name, body: true, resp: func(c *plugin.Call, res *plugin.Response) {
 		*seen = bodySeen{ran: true, buffered: res.Buffered(), overflowed: res.Overflowed(), body: string(res.Body())}
@@ -90,10 +98,7 @@ func TestBufferedBodyCap(t *testing.T) {
 				status int
 				size   int64
 			}
-			var p plugin.Plugin = upper("upper", &seen)
-			if tc.stream {
-				p = streamer{upper("upper", &seen)}
-			}
+			p := bodyPlugin(tc.stream, &seen)
 			logs, log := newLog()
 			plan := mustPlan(t, plugin.Levels{Route: []plugin.Configured{
 				at(&stagePlugin{name: "usage", post: func(_ *plugin.Call, res *plugin.Response) {
@@ -231,10 +236,7 @@ func TestBufferedBodyCapContentLength(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var seen bodySeen
-			var p plugin.Plugin = upper("upper", &seen)
-			if tc.stream {
-				p = streamer{upper("upper", &seen)}
-			}
+			p := bodyPlugin(tc.stream, &seen)
 			plan := mustPlan(t, plugin.Levels{Route: []plugin.Configured{at(p, plugin.PreResponse, 0)}},
 				plugin.WithMaxBufferedBody(limit), plugin.WithLogger(discardLog))
 			firstWrite := make(chan error, 1)
@@ -288,10 +290,7 @@ func TestBufferedBodyCapStreaming(t *testing.T) {
 	for _, stream := range []bool{true, false} {
 		t.Run("stream="+strconv.FormatBool(stream), func(t *testing.T) {
 			var seen bodySeen
-			var p plugin.Plugin = upper("upper", &seen)
-			if stream {
-				p = streamer{upper("upper", &seen)}
-			}
+			p := bodyPlugin(stream, &seen)
 			plan := mustPlan(t, plugin.Levels{Route: []plugin.Configured{at(p, plugin.PreResponse, 0)}},
 				plugin.WithMaxBufferedBody(limit), plugin.WithLogger(discardLog))
 			read := make(chan struct{})
@@ -340,10 +339,7 @@ func TestBufferedBodyCapBoundsMemory(t *testing.T) {
 	for _, stream := range []bool{false, true} {
 		t.Run("stream="+strconv.FormatBool(stream), func(t *testing.T) {
 			var seen bodySeen
-			var p plugin.Plugin = upper("upper", &seen)
-			if stream {
-				p = streamer{upper("upper", &seen)}
-			}
+			p := bodyPlugin(stream, &seen)
 			plan := mustPlan(t, plugin.Levels{Route: []plugin.Configured{at(p, plugin.PreResponse, 0)}},
 				plugin.WithMaxBufferedBody(limit), plugin.WithLogger(discardLog))
 			body := bytes.Repeat([]byte("m"), 1<<20)
