@@ -83,4 +83,3 @@ func listOf[T, V any](p store.Page[T], view func(*T) V) List[V] {
 
 var errBadCursor = badRequest("the cursor is not one this server issued; start again without it",
 	map[string]string{"cursor": "is not a valid cursor"})
-
