@@ -58,7 +58,10 @@ func TestReopen(t *testing.T) {
 		_, _, err := s.PutGroup(ctx, "g1", set(&servicegroup.Group{Name: "g", Tags: []string{"pay"}}))
 		return err
 	})
-	put(func() error { _, _, err := s.PutGateway(ctx, "gw", set(&consumergroup.Gateway{Name: "gw"})); return err })
+	put(func() error {
+		_, _, err := s.PutGateway(ctx, "gw", set(&consumergroup.Gateway{Name: "gw"}))
+		return err
+	})
 	put(func() error {
 		_, _, err := s.PutConsumerGroup(ctx, "cg", set(&consumergroup.Group{GatewayID: "gw", Name: "gold"}))
 		return err
