@@ -21,7 +21,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -125,9 +124,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		_, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+quoteIdent(o.schema))
 		return err
 	}
-	d.Announce = func(ctx context.Context, tx *sql.Tx, seq int64) error {
-		_, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", channel, strconv.FormatInt(seq, 10))
-		return err
+	d.Flush = func(ctx context.Context, tx *sql.Tx, changes []store.Change, at int64) (int64, error) {
+		return flush(ctx, tx, channel, changes, at)
 	}
 	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll})
 	if err != nil {
@@ -220,6 +218,31 @@ func (s *Store) wait(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 	}
+}
+
+// flushQuery takes the transaction's sequence numbers, appends its changes
+// to the outbox and notifies the channel, in one round trip.
+const flushQuery = `WITH f AS (UPDATE feed SET seq = seq + $1::bigint WHERE one = 1 RETURNING seq),
+ins AS (INSERT INTO changes (seq, at_ms, kind, deleted, consumer, id)
+	SELECT f.seq - $1::bigint + c.ord, $2, c.kind, c.deleted, c.consumer, c.id
+	FROM f, unnest($3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS c (kind, deleted, consumer, id, ord))
+SELECT f.seq, pg_notify($7, f.seq::text) IS NULL FROM f`
+
+func flush(ctx context.Context, tx *sql.Tx, channel string, changes []store.Change, at int64) (int64, error) {
+	kinds := make([]int32, len(changes))
+	deleted := make([]int32, len(changes))
+	consumers := make([]string, len(changes))
+	ids := make([]string, len(changes))
+	for i, c := range changes {
+		kinds[i], consumers[i], ids[i] = int32(c.Kind), c.Consumer, c.ID
+		if c.Deleted {
+			deleted[i] = 1
+		}
+	}
+	var seq int64
+	var null bool
+	err := tx.QueryRowContext(ctx, flushQuery, int64(len(changes)), at, kinds, deleted, consumers, ids, channel).Scan(&seq, &null)
+	return seq, err
 }
 
 // channelName is the NOTIFY channel of the store in schema: at most 63 bytes.

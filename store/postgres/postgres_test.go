@@ -23,7 +23,7 @@ import (
 
 // newSchema returns a fresh schema name, dropped with everything in it when
 // the test ends.
-func newSchema(t *testing.T, dsn string) string {
+func newSchema(t testing.TB, dsn string) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

@@ -68,10 +68,11 @@ type Dialect struct {
 	// applies the migrations, to keep other instances from applying them at
 	// the same time.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error
-	// Announce, when not nil, runs in every write transaction after its
-	// changes are in the outbox, with the last of their sequence numbers
-	// (PostgreSQL: NOTIFY).
-	Announce func(ctx context.Context, tx *sql.Tx, seq int64) error
+	// Flush, when not nil, replaces the store's own statements that append
+	// a transaction's changes to the outbox (see tx.flush), for a back-end
+	// that does it in one round trip and announces them (PostgreSQL:
+	// NOTIFY). It returns the last sequence number taken.
+	Flush func(ctx context.Context, tx *sql.Tx, changes []store.Change, atMillis int64) (int64, error)
 }
 
 // Config is what New needs besides the dialect.
@@ -343,6 +344,9 @@ func (s *Store) writeOnce(ctx context.Context, fn func(*tx) error) (seq int64, m
 // flush takes the next sequence numbers and writes the changes to the
 // outbox. Taking them locks the feed row until commit, so it comes last.
 func (t *tx) flush() (int64, error) {
+	if t.s.d.Flush != nil {
+		return t.s.d.Flush(t.ctx, t.tx, t.changes, t.s.now().UnixMilli())
+	}
 	var last int64
 	n := int64(len(t.changes))
 	if err := t.queryRow("UPDATE feed SET seq = seq + ? WHERE one = 1 RETURNING seq", n).Scan(&last); err != nil {
@@ -365,11 +369,6 @@ func (t *tx) flush() (int64, error) {
 	}
 	if _, err := t.exec(b.String(), args...); err != nil {
 		return 0, err
-	}
-	if t.s.d.Announce != nil {
-		if err := t.s.d.Announce(t.ctx, t.tx, last); err != nil {
-			return 0, err
-		}
 	}
 	return last, nil
 }
