@@ -1,0 +1,124 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/store/postgres"
+)
+
+// TestColdStart measures, when GATEHOUSE_BENCH_COLDSTART=1, how long a new
+// Store takes to Snapshot a configuration of GATEHOUSE_BENCH_CREDENTIALS
+// (default 1,000,000) consumers with one credential each, bulk-loaded with
+// COPY, and how long a credential change takes from commit to a watcher
+// there and in a configuration of 10 consumers.
+func TestColdStart(t *testing.T) {
+	if os.Getenv("GATEHOUSE_BENCH_COLDSTART") != "1" {
+		t.Skip("set GATEHOUSE_BENCH_COLDSTART=1 (and GATEHOUSE_TEST_POSTGRES) to measure a cold start")
+	}
+	dsn := testenv.Postgres(t)
+	n := 1_000_000
+	if v := os.Getenv("GATEHOUSE_BENCH_CREDENTIALS"); v != "" {
+		var err error
+		n, err = strconv.Atoi(v)
+		require.NoError(t, err)
+	}
+	for _, size := range []int{10, n} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			schema := newSchema(t, dsn)
+			s := open(t, dsn, schema) // creates the schema
+			start := time.Now()
+			bulkLoad(t, dsn, schema, size)
+			t.Logf("COPY of %d consumers and credentials: %v", size, time.Since(start))
+
+			fresh := open(t, dsn, schema)
+			start = time.Now()
+			snap, err := fresh.Snapshot(t.Context())
+			require.NoError(t, err)
+			took := time.Since(start)
+			require.Len(t, snap.Credentials, size)
+			t.Logf("cold Snapshot of %d credentials: %v (%.0f credentials/s)", size, took, float64(size)/took.Seconds())
+			snap = nil
+
+			watchLatency(t, s, fresh, size)
+		})
+	}
+}
+
+// watchLatency measures how long changes written through w take from the
+// end of the write (its commit) to a watcher of r.
+func watchLatency(t *testing.T, w, r *postgres.Store, size int) {
+	ctx := t.Context()
+	ch, err := r.Watch(ctx)
+	require.NoError(t, err)
+	const writes = 50
+	var lat []time.Duration
+	for i := range writes {
+		u := fmt.Sprintf("u%07d", i*(size/writes+1)%size)
+		_, _, err := w.PutCredential(ctx, u, "k", func(cur *credential.Credential) (*credential.Credential, error) {
+			cur.Enabled = i%2 == 0
+			return cur, nil
+		})
+		require.NoError(t, err)
+		done := time.Now()
+		for c := range ch {
+			if c.Kind == store.KindCredential && c.Consumer == u {
+				lat = append(lat, time.Since(done))
+				break
+			}
+		}
+	}
+	slices.Sort(lat)
+	t.Logf("%d consumers: commit to watcher of another Store: median %v, p90 %v, max %v",
+		size, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+}
+
+// bulkLoad fills schema with size consumers u0000000… and one key-auth
+// credential k each, with COPY.
+func bulkLoad(t *testing.T, dsn, schema string, size int) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize())
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+	copyRows := func(table string, cols []string, row func(i int) []any) {
+		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() func() ([]any, error) {
+			i := 0
+			return func() ([]any, error) {
+				if i == size {
+					return nil, nil
+				}
+				i++
+				return row(i - 1), nil
+			}
+		}()))
+		require.NoError(t, err)
+	}
+	user := func(i int) string { return fmt.Sprintf("u%07d", i) }
+	copyRows("consumers", []string{"username", "doc"}, func(i int) []any {
+		return []any{user(i), `{"username": "` + user(i) + `", "plugins": {"limit-count": {"count": 10, "time_window": 60}}, "created_at": "` + now + `", "updated_at": "` + now + `"}`}
+	})
+	copyRows("credentials", []string{"consumer", "id", "name", "lookup", "consumer_group", "doc"}, func(i int) []any {
+		lookup := fmt.Sprintf("key-auth:%064x", i)
+		return []any{user(i), "k", "main", lookup, "", `{"id": "k", "name": "main", "enabled": true, "plugins": {"key-auth": {"key_hash": "` +
+			lookup + `"}}, "authorized_entities": ["group_g1"], "created_at": "` + now + `", "updated_at": "` + now + `"}`}
+	})
+	copyRows("credential_entities", []string{"consumer", "credential", "entity"}, func(i int) []any {
+		return []any{user(i), "k", "group_g1"}
+	})
+	_, err = conn.Exec(ctx, "ANALYZE")
+	require.NoError(t, err)
+}
