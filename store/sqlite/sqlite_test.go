@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -113,3 +114,48 @@ func TestTwoStoresOneFile(t *testing.T) {
 }
 
 func set[T any](v *T) store.Mutator[T] { return func(*T) (*T, error) { return v, nil } }
+
+// TestOpenTogether opens one new file from several Stores at once: the
+// migrations are applied once, and every Store works.
+func TestOpenTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	const n = 4
+	stores := make(chan *sqlite.Store, n)
+	for range n {
+		go func() {
+			s, err := sqlite.Open(t.Context(), path)
+			if err != nil {
+				t.Error(err)
+			}
+			stores <- s
+		}()
+	}
+	for i := range n {
+		s := <-stores
+		require.NotNil(t, s)
+		t.Cleanup(func() { s.Close() })
+		id := fmt.Sprintf("r%d", i)
+		_, _, err := s.PutRoute(t.Context(), id, set(&route.Route{}))
+		require.NoError(t, err)
+	}
+	s := open(t, path)
+	page, err := s.ListRoutes(t.Context(), store.ListOptions{})
+	require.NoError(t, err)
+	require.Equal(t, n, page.Total)
+}
+
+// TestCloseEndsWatchers checks that closing the store closes the channels of
+// its watchers.
+func TestCloseEndsWatchers(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
+	require.NoError(t, err)
+	ch, err := s.Watch(t.Context())
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	select {
+	case _, ok := <-ch:
+		require.False(t, ok, "no change was written")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch channel stayed open after Close")
+	}
+}
