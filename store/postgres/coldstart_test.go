@@ -51,6 +51,18 @@ func TestColdStart(t *testing.T) {
 			t.Logf("cold Snapshot of %d credentials: %v (%.0f credentials/s)", size, took, float64(size)/took.Seconds())
 			snap = nil
 
+			for _, q := range []store.CredentialQuery{
+				{LookupPrefix: "apikey-auth:"},
+				{ConsumerGroup: "gold"},
+				{AnyEntity: []string{"group_none"}},
+				{LookupPrefix: "key-auth:", AnyEntity: []string{"group_g1"}},
+			} {
+				start := time.Now()
+				page, err := fresh.QueryCredentials(t.Context(), q, store.ListOptions{})
+				require.NoError(t, err)
+				t.Logf("QueryCredentials %+v: %d of %d in %v", q, len(page.Items), page.Total, time.Since(start))
+			}
+
 			watchLatency(t, s, fresh, size)
 		})
 	}

@@ -57,6 +57,8 @@ type options struct {
 	appName        string
 	poll           time.Duration
 	logger         *slog.Logger
+	keepN          int64
+	keepFor        time.Duration
 }
 
 // WithSchema keeps the store's tables in schema (created when missing)
@@ -82,6 +84,13 @@ func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
 // WithLogger sets where the listener logs losing and regaining its
 // connection (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithChangeRetention sets how much of the change outbox is kept: the last n
+// changes and those of the last d (default 100,000 and 10 minutes). A watcher
+// that needs a change already pruned receives store.KindReset.
+func WithChangeRetention(n int64, d time.Duration) Option {
+	return func(o *options) { o.keepN, o.keepFor = n, d }
+}
 
 // Open connects to the database dsn names (a postgres:// URL or key=value
 // string), applies the migrations it lacks and starts listening for the
@@ -127,7 +136,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	d.Flush = func(ctx context.Context, tx *sql.Tx, changes []store.Change, at int64) (int64, error) {
 		return flush(ctx, tx, channel, changes, at)
 	}
-	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll})
+	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll, KeepChanges: o.keepN, KeepFor: o.keepFor})
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -179,3 +179,11 @@ func TestOutage(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "missed", got.ID)
 }
+
+// TestBadDSN checks that a DSN that does not parse is refused without its
+// password in the error.
+func TestBadDSN(t *testing.T) {
+	_, err := postgres.Open(t.Context(), "postgres://gatehouse:s3cret-pw@127.0.0.1:notaport/db")
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3cret-pw")
+}

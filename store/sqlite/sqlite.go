@@ -41,6 +41,8 @@ type Option func(*options)
 type options struct {
 	busyTimeout time.Duration
 	readers     int
+	keepN       int64
+	keepFor     time.Duration
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock another
@@ -50,6 +52,13 @@ func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyT
 
 // WithReaders sets how many connections serve reads at once (default 4).
 func WithReaders(n int) Option { return func(o *options) { o.readers = n } }
+
+// WithChangeRetention sets how much of the change outbox is kept: the last n
+// changes and those of the last d (default 100,000 and 10 minutes). A watcher
+// that needs a change already pruned receives store.KindReset.
+func WithChangeRetention(n int64, d time.Duration) Option {
+	return func(o *options) { o.keepN, o.keepFor = n, d }
+}
 
 // Open opens (creating it when missing) the SQLite database at path and
 // applies the migrations it lacks.
@@ -70,7 +79,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	} {
 		q.Add("_pragma", p)
 	}
-	dsn := "file:" + strings.ReplaceAll(path, "?", "%3F") + "?" + q.Encode()
+	// The path is a file: URI's: the characters URIs give a meaning to are
+	// escaped.
+	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) + "?" + q.Encode()
 	writer, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
@@ -83,7 +94,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	reader.SetMaxOpenConns(max(1, o.readers))
-	s, err := sqlstore.New(ctx, dialect, sqlstore.Config{Writer: writer, Reader: reader})
+	s, err := sqlstore.New(ctx, dialect, sqlstore.Config{Writer: writer, Reader: reader, KeepChanges: o.keepN, KeepFor: o.keepFor})
 	if err != nil {
 		writer.Close()
 		reader.Close()

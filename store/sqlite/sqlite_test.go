@@ -1,8 +1,10 @@
 package sqlite_test
 
 import (
+	"database/sql"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -157,5 +159,78 @@ func TestCloseEndsWatchers(t *testing.T) {
 		require.False(t, ok, "no change was written")
 	case <-time.After(5 * time.Second):
 		t.Fatal("the watch channel stayed open after Close")
+	}
+}
+
+// TestPaths opens files whose names hold the characters URIs give a
+// meaning to.
+func TestPaths(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a b.db", "a?b.db", "a#b.db", "a%41b.db"} {
+		path := filepath.Join(dir, name)
+		s := open(t, path)
+		_, _, err := s.PutRoute(t.Context(), "r", set(&route.Route{}))
+		require.NoError(t, err, name)
+		_, err = os.Stat(path)
+		require.NoError(t, err, "the file is where the path says")
+	}
+}
+
+// TestNewerSchemaRefused checks that a build refuses a database whose schema
+// a newer build migrated.
+func TestNewerSchemaRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (9999, '9999_future.sql', 0)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	_, err = sqlite.Open(t.Context(), path)
+	require.ErrorContains(t, err, "newer than this build")
+}
+
+// TestPrunedChangesReset checks that a watcher that needs changes pruned from
+// the outbox receives store.KindReset, then goes on.
+func TestPrunedChangesReset(t *testing.T) {
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"), sqlite.WithChangeRetention(10, time.Hour))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	ch, err := s.Watch(t.Context())
+	require.NoError(t, err)
+	const n = 400 // more than the channel holds, fewer than a lag reset needs
+	for i := range n {
+		_, _, err := s.PutRoute(t.Context(), fmt.Sprintf("r%03d", i), set(&route.Route{}))
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Prune(t.Context()))
+	got := 0
+	for reset := false; !reset; {
+		select {
+		case c := <-ch:
+			if c.Kind == store.KindReset {
+				reset = true
+				continue
+			}
+			got++
+		case <-time.After(5 * time.Second):
+			t.Fatal("no reset after the outbox was pruned")
+		}
+	}
+	require.Less(t, got, n, "the pruned changes were not delivered")
+	_, _, err = s.PutRoute(t.Context(), "after", set(&route.Route{}))
+	require.NoError(t, err)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case c := <-ch:
+			if c == (store.Change{Kind: store.KindRoute, ID: "after"}) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the watcher did not go on after the reset")
+		}
 	}
 }
