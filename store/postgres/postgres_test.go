@@ -17,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/store/internal/sqlstore/sqlstoretest"
 	"github.com/gatehousehq/gatehouse/store/postgres"
 	"github.com/gatehousehq/gatehouse/store/storetest"
 )
@@ -186,4 +187,9 @@ func TestBadDSN(t *testing.T) {
 	_, err := postgres.Open(t.Context(), "postgres://gatehouse:s3cret-pw@127.0.0.1:notaport/db")
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "s3cret-pw")
+}
+
+func TestBulk(t *testing.T) {
+	dsn := testenv.Postgres(t)
+	sqlstoretest.Bulk(t, open(t, dsn, newSchema(t, dsn)))
 }

@@ -112,9 +112,10 @@ func (s *Store) Close() error {
 // dialect is SQLite's: ? placeholders, one writer (so no row locks), TEXT for
 // documents as written.
 var dialect = sqlstore.Dialect{
-	Name:     "sqlite",
-	Types:    map[string]string{"text": "TEXT", "json": "TEXT"},
-	Classify: classify,
+	Name:          "sqlite",
+	PrepareWrites: true,
+	Types:         map[string]string{"text": "TEXT", "json": "TEXT"},
+	Classify:      classify,
 }
 
 // uniqueIndexes maps the columns SQLite names in a unique violation to the

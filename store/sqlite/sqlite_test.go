@@ -17,6 +17,7 @@ import (
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/store/internal/sqlstore/sqlstoretest"
 	"github.com/gatehousehq/gatehouse/store/sqlite"
 	"github.com/gatehousehq/gatehouse/store/storetest"
 )
@@ -233,4 +234,8 @@ func TestPrunedChangesReset(t *testing.T) {
 			t.Fatal("the watcher did not go on after the reset")
 		}
 	}
+}
+
+func TestBulk(t *testing.T) {
+	sqlstoretest.Bulk(t, open(t, filepath.Join(t.TempDir(), "gatehouse.db")))
 }

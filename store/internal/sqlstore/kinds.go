@@ -191,18 +191,9 @@ func (t *tx) rewrite(table string, owner, keys, cols []string, rows [][]any, had
 	if len(rows) == 0 {
 		return nil
 	}
-	all := append(append([]string(nil), owner...), cols...)
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(all)), ", ") + ")"
-	var b strings.Builder
-	b.WriteString("INSERT INTO " + table + " (" + strings.Join(all, ", ") + ") VALUES ")
-	vals := make([]any, 0, len(rows)*len(all))
+	all := make([][]any, len(rows))
 	for i, r := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(tuple)
-		vals = append(append(vals, args(keys)...), r...)
+		all[i] = append(args(keys), r...)
 	}
-	_, err := t.exec(b.String(), vals...)
-	return err
+	return t.insert(table, append(slices.Clone(owner), cols...), all)
 }

@@ -58,6 +58,9 @@ type Dialect struct {
 	// and indexed text columns (compared in byte order), "json" the type of
 	// the document column.
 	Types map[string]string
+	// PrepareWrites keeps the statements of write transactions prepared
+	// (for a driver that does not cache them itself).
+	PrepareWrites bool
 	// ReadTx are the options of the transactions that read several tables
 	// at one instant (lists, Snapshot); nil for the driver's defaults.
 	ReadTx *sql.TxOptions
@@ -208,8 +211,36 @@ type tx struct {
 	misses  []string // queries not prepared on the pool yet
 }
 
-// stmt returns the statement query prepared for t: write statements are
-// prepared once per connection and kept.
+// insertChunk bounds the rows of one INSERT statement (and so its
+// parameters, and the variety of statements prepared).
+const insertChunk = 64
+
+// insert inserts rows, each holding the values of cols, into table.
+func (t *tx) insert(table string, cols []string, rows [][]any) error {
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), insertChunk)]
+		rows = rows[len(chunk):]
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		vals := make([]any, 0, len(chunk)*len(cols))
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			vals = append(vals, r...)
+		}
+		if _, err := t.exec(b.String(), vals...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stmt returns the statement query prepared for t. With
+// Dialect.PrepareWrites, write statements are prepared once per connection
+// and kept.
 func (t *tx) stmt(query string) (*sql.Stmt, error) {
 	if st, ok := t.s.stmts.Load(query); ok {
 		return t.tx.StmtContext(t.ctx, st.(*sql.Stmt)), nil
@@ -241,6 +272,9 @@ func (s *Store) keep(ctx context.Context, queries []string) {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if !t.s.d.PrepareWrites {
+		return t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+	}
 	st, err := t.stmt(query)
 	if err != nil {
 		return nil, err
@@ -249,6 +283,9 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if !t.s.d.PrepareWrites {
+		return t.tx.QueryContext(t.ctx, t.s.q(query), args...)
+	}
 	st, err := t.stmt(query)
 	if err != nil {
 		return nil, err
@@ -258,6 +295,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 // queryRow runs a query of one row; errors come out of Scan.
 func (t *tx) queryRow(query string, args ...any) scanner {
+	if !t.s.d.PrepareWrites {
+		return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...)
+	}
 	st, err := t.stmt(query)
 	if err != nil {
 		return errRow{err}
@@ -353,21 +393,15 @@ func (t *tx) flush() (int64, error) {
 		return 0, err
 	}
 	at := t.s.now().UnixMilli()
-	var b strings.Builder
-	b.WriteString("INSERT INTO changes (seq, at_ms, kind, deleted, consumer, id) VALUES ")
-	args := make([]any, 0, 6*len(t.changes))
+	rows := make([][]any, len(t.changes))
 	for i, c := range t.changes {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?)")
 		deleted := 0
 		if c.Deleted {
 			deleted = 1
 		}
-		args = append(args, last-n+1+int64(i), at, int(c.Kind), deleted, c.Consumer, c.ID)
+		rows[i] = []any{last - n + 1 + int64(i), at, int(c.Kind), deleted, c.Consumer, c.ID}
 	}
-	if _, err := t.exec(b.String(), args...); err != nil {
+	if err := t.insert("changes", []string{"seq", "at_ms", "kind", "deleted", "consumer", "id"}, rows); err != nil {
 		return 0, err
 	}
 	return last, nil
