@@ -75,25 +75,29 @@ func watchLatency(t *testing.T, w, r *postgres.Store, size int) {
 	ch, err := r.Watch(ctx)
 	require.NoError(t, err)
 	const writes = 50
-	var lat []time.Duration
+	var lat, write []time.Duration
 	for i := range writes {
 		u := fmt.Sprintf("u%07d", i*(size/writes+1)%size)
+		start := time.Now()
 		_, _, err := w.PutCredential(ctx, u, "k", func(cur *credential.Credential) (*credential.Credential, error) {
 			cur.Enabled = i%2 == 0
 			return cur, nil
 		})
 		require.NoError(t, err)
-		done := time.Now()
+		write = append(write, time.Since(start))
 		for c := range ch {
 			if c.Kind == store.KindCredential && c.Consumer == u {
-				lat = append(lat, time.Since(done))
+				lat = append(lat, time.Since(start))
 				break
 			}
 		}
 	}
 	slices.Sort(lat)
-	t.Logf("%d consumers: commit to watcher of another Store: median %v, p90 %v, max %v",
-		size, lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
+	slices.Sort(write)
+	// The commit is somewhere inside the write: its start to the delivery
+	// bounds the latency from above.
+	t.Logf("%d consumers: PutCredential %v (median; p90 %v); its start to another Store's watcher: median %v, p90 %v, max %v",
+		size, write[len(write)/2], write[len(write)*9/10], lat[len(lat)/2], lat[len(lat)*9/10], lat[len(lat)-1])
 }
 
 // bulkLoad fills schema with size consumers u0000000… and one key-auth

@@ -267,13 +267,15 @@ func channelName(schema string) string {
 // quoteIdent quotes an SQL identifier.
 func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
-// dialect is PostgreSQL's: $n placeholders, row locks, byte-order text and
-// jsonb documents; repeatable-read snapshots for lists and Snapshot.
+// dialect is PostgreSQL's: $n placeholders, row locks, byte-order text, and
+// documents in json columns, kept as the store wrote them (jsonb would
+// reorder keys and costs a conversion on every read; nothing queries inside
+// documents); repeatable-read snapshots for lists and Snapshot.
 var dialect = sqlstore.Dialect{
 	Name:      "postgres",
 	Numbered:  true,
 	ForUpdate: " FOR UPDATE",
-	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSONB"},
+	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSON"},
 	ReadTx:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Classify:  classify,
 }

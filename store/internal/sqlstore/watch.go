@@ -10,11 +10,11 @@ import (
 
 // Watcher buffering: a watcher's channel holds chanSize changes; one that
 // falls more than maxLag changes behind the outbox's head skips to the head
-// and receives store.KindReset. batch bounds one read of the outbox.
+// and receives store.KindReset. readBatch bounds one read of the outbox.
 const (
-	chanSize = 256
-	maxLag   = 4096
-	batch    = 512
+	chanSize  = 256
+	maxLag    = 4096
+	readBatch = 512
 )
 
 // watcher reads the outbox after its last sequence number and forwards the
@@ -90,10 +90,10 @@ type row struct {
 	c   store.Change
 }
 
-// changes returns the outbox rows after last up to head, at most batch.
+// changes returns the outbox rows after last up to head, at most readBatch.
 func (s *Store) changes(ctx context.Context, last, head int64) ([]row, error) {
 	rows, err := s.r.QueryContext(ctx, s.q("SELECT seq, kind, deleted, consumer, id FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
-		last, head, batch)
+		last, head, readBatch)
 	if err != nil {
 		return nil, err
 	}
