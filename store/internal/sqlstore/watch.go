@@ -136,7 +136,10 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 				}
 				continue
 			}
-			rows, err := s.changes(ctx, last, head)
+			var rows []row
+			if head > last {
+				rows, err = s.changes(ctx, last, head)
+			}
 			switch {
 			case err != nil:
 			case head > last && (len(rows) == 0 || rows[0].seq != last+1):
