@@ -22,7 +22,7 @@ func Example() {
 	rl := redislimiter.New(client, redislimiter.WithPrefix("gatehouse:prod:"))
 
 	gw, err := gatehouse.New(context.Background(), memory.New(),
-		gatehouse.WithLimiter(rl),      // limit-count, advanced_rate_limiter, API-key quotas
+		gatehouse.WithLimiter(rl),     // limit-count, advanced_rate_limiter, API-key quotas
 		gatehouse.WithReplayStore(rl)) // hmac-auth replay_protection
 	if err != nil {
 		log.Fatal(err)
