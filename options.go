@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
+	"github.com/gatehousehq/gatehouse/credential/hmacauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit"
@@ -32,6 +33,7 @@ type config struct {
 	maxBufferedBody int64
 	bcrypt          *basicauth.Limiter
 	bcache          *basicauth.Cache
+	replay          hmacauth.ReplayStore
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -69,6 +71,16 @@ func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retr
 // quotas are counted only by a limiter that also implements
 // ratelimit.QuotaCounter, as the memory limiter does.
 func WithLimiter(l ratelimit.Limiter) Option { return func(c *config) { c.limiter = l } }
+
+// WithReplayStore sets where the built-in hmac-auth plugin remembers the
+// signatures and nonces its replay_protection has seen: give every instance
+// the same shared store (ratelimit/redislimiter's Limiter, often the one
+// given to WithLimiter) and a request accepted by one instance is refused as
+// a replay by all of them. The default, nil, keeps them in the process:
+// replay protection per instance. While the store fails, the process's cache
+// stands in (logged once per outage). An hmacauth.Definition given to
+// WithPlugins replaces the built-in, and with it what this option sets.
+func WithReplayStore(s hmacauth.ReplayStore) Option { return func(c *config) { c.replay = s } }
 
 // WithClock sets the clock the gateway reads (API-key quota windows,
 // credential expiry checks made by the gateway itself). The default is the
