@@ -17,7 +17,10 @@
 //
 // then create a consumer through one and call the other (the commands are
 // printed at start). GET /orders/{id} allows each consumer 100 requests per
-// minute in all, whichever instance serves them; GET /whoami has no limit.
+// minute in all, whichever instance serves them, and is refused (500) while
+// Redis is unreachable; GET /catalog allows 1,000 per minute and lets
+// requests through while Redis is unreachable (allow_degradation); GET
+// /whoami has no limit.
 package main
 
 import (
@@ -82,6 +85,10 @@ func routes() []route.Route {
 			"key-auth":    json.RawMessage(`{}`),
 			"limit-count": json.RawMessage(fmt.Sprintf(`{"count": %d, "time_window": 60, "key_type": "consumer"}`, ordersPerMinute)),
 		}},
+		{ID: "catalog", Plugins: map[string]json.RawMessage{
+			"key-auth":    json.RawMessage(`{}`),
+			"limit-count": json.RawMessage(`{"count": 1000, "time_window": 60, "key_type": "consumer", "allow_degradation": true}`),
+		}},
 		{ID: "whoami", Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{}`)}},
 	}
 }
@@ -133,6 +140,9 @@ func newInstance(ctx context.Context, cfg config) (_ *instance, err error) {
 	mux.Handle("GET /orders/{id}", inst.gw.Protect("orders", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := consumer.FromContext(r.Context())
 		fmt.Fprintf(w, "order %s for %s\n", r.PathValue("id"), c.Username)
+	})))
+	mux.Handle("GET /catalog", inst.gw.Protect("catalog", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "catalog")
 	})))
 	mux.Handle("GET /whoami", inst.gw.Protect("whoami", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, _ := consumer.FromContext(r.Context())

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -16,18 +17,31 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/keyring"
 )
 
 const adminKey = "multi-instance-admin-key"
 
 // cluster is a deployment of n instances on one PostgreSQL schema and one
-// Redis prefix of the test's own, each behind its own HTTP server.
-func cluster(t *testing.T, n int) []*httptest.Server {
+// Redis prefix of the test's own, each behind its own HTTP server. Instances
+// reach PostgreSQL through pg and Redis through rd when they are not nil, so
+// that a test can take either away.
+func cluster(t *testing.T, n int, pg, rd *testnet.Proxy, logs io.Writer) []*httptest.Server {
 	t.Helper()
 	dsn, schema := testenv.PostgresSchema(t)
-	opt, err := redis.ParseURL(testenv.Redis(t))
+	redisURL := testenv.Redis(t)
+	opt, err := redis.ParseURL(redisURL)
 	require.NoError(t, err)
+	if pg != nil {
+		dsn = via(t, dsn, pg)
+	}
+	if rd != nil {
+		redisURL = via(t, redisURL, rd)
+	}
+	if logs == nil {
+		logs = io.Discard
+	}
 	rc := redis.NewClient(opt)
 	t.Cleanup(func() { rc.Close() })
 	prefix := testenv.RedisPrefix(t, rc)
@@ -36,9 +50,9 @@ func cluster(t *testing.T, n int) []*httptest.Server {
 	var out []*httptest.Server
 	for i := range n {
 		inst, err := newInstance(t.Context(), config{
-			Postgres: dsn, Redis: testenv.Redis(t), SecretKeys: keys, AdminKey: adminKey,
+			Postgres: dsn, Redis: redisURL, SecretKeys: keys, AdminKey: adminKey,
 			Schema: schema, RedisPrefix: prefix,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		})
 		require.NoError(t, err, "instance %d", i)
 		srv := httptest.NewServer(inst.handler)
@@ -49,6 +63,15 @@ func cluster(t *testing.T, n int) []*httptest.Server {
 		out = append(out, srv)
 	}
 	return out
+}
+
+// via returns the service URL u with its host replaced by the proxy's.
+func via(t *testing.T, u string, p *testnet.Proxy) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	require.NoError(t, err)
+	parsed.Host = p.Addr()
+	return parsed.String()
 }
 
 func send(t *testing.T, method, url, body string, header ...string) (int, string) {
@@ -105,7 +128,7 @@ func within(t *testing.T, d time.Duration, url, key string, want int) time.Durat
 // 1 s; a key deleted through A is refused by B within 1 s; a limit of 100
 // per minute admits exactly 100 of 300 requests spread over both.
 func TestTwoInstancesShareEverything(t *testing.T) {
-	srv := cluster(t, 2)
+	srv := cluster(t, 2, nil, nil, nil)
 	a, b := srv[0].URL, srv[1].URL
 	admin := func(base, method, path, body string) (int, map[string]any) {
 		t.Helper()
@@ -162,4 +185,13 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 	status, list := admin(b, http.MethodGet, "/api/consumers", "")
 	require.Equal(t, http.StatusOK, status)
 	require.EqualValues(t, 1, list["total"])
+}
+
+// jsonField returns the string field name of the JSON object body.
+func jsonField(t *testing.T, body, name string) string {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal([]byte(body), &m), "body: %s", body)
+	s, _ := m[name].(string)
+	return s
 }
