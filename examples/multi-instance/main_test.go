@@ -27,7 +27,7 @@ const adminKey = "multi-instance-admin-key"
 // Redis prefix of the test's own, each behind its own HTTP server. Instances
 // reach PostgreSQL through pg and Redis through rd when they are not nil, so
 // that a test can take either away.
-func cluster(t *testing.T, n int, pg, rd *testnet.Proxy, logs io.Writer) []*httptest.Server {
+func cluster(t testing.TB, n int, pg, rd *testnet.Proxy, logs io.Writer) []*httptest.Server {
 	t.Helper()
 	dsn, schema := testenv.PostgresSchema(t)
 	redisURL := testenv.Redis(t)
@@ -66,7 +66,7 @@ func cluster(t *testing.T, n int, pg, rd *testnet.Proxy, logs io.Writer) []*http
 }
 
 // via returns the service URL u with its host replaced by the proxy's.
-func via(t *testing.T, u string, p *testnet.Proxy) string {
+func via(t testing.TB, u string, p *testnet.Proxy) string {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	require.NoError(t, err)
@@ -74,7 +74,7 @@ func via(t *testing.T, u string, p *testnet.Proxy) string {
 	return parsed.String()
 }
 
-func send(t *testing.T, method, url, body string, header ...string) (int, string) {
+func send(t testing.TB, method, url, body string, header ...string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	require.NoError(t, err)
@@ -108,7 +108,7 @@ func get(url, key string) (int, error) {
 }
 
 // within polls url with the key until it answers want, and fails after d.
-func within(t *testing.T, d time.Duration, url, key string, want int) time.Duration {
+func within(t testing.TB, d time.Duration, url, key string, want int) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -188,7 +188,7 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 }
 
 // jsonField returns the string field name of the JSON object body.
-func jsonField(t *testing.T, body, name string) string {
+func jsonField(t testing.TB, body, name string) string {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &m), "body: %s", body)

@@ -30,7 +30,7 @@ func outageFor(t *testing.T) time.Duration {
 }
 
 // proxyTo starts a proxy to the host of the service URL u.
-func proxyTo(t *testing.T, u string) *testnet.Proxy {
+func proxyTo(t testing.TB, u string) *testnet.Proxy {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	require.NoError(t, err)
@@ -82,7 +82,7 @@ func (tr *traffic) end() map[int]int {
 
 // newKey creates consumer username with a key-auth credential through the
 // admin API at base and returns the key.
-func newKey(t *testing.T, base, username string) string {
+func newKey(t testing.TB, base, username string) string {
 	t.Helper()
 	status, body := send(t, http.MethodPost, base+"/admin/api/consumers", `{"username":"`+username+`"}`, "X-API-KEY", adminKey)
 	require.Equal(t, http.StatusCreated, status, "body: %s", body)
