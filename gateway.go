@@ -78,12 +78,13 @@ type Gateway struct {
 // encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
-	return builtinPlugins(ring, nil, nil)
+	return builtinPlugins(ring, nil, nil, nil)
 }
 
 // builtinPlugins is BuiltinPlugins with basic-auth's limiter and cache (nil:
-// the process's limiter, a new cache).
-func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache) []plugin.Definition {
+// the process's limiter, a new cache) and hmac-auth's replay store (nil: the
+// process's cache).
+func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache, replay hmacauth.ReplayStore) []plugin.Definition {
 	if bcache == nil {
 		bcache = basicauth.NewCache(0) // a cache per gateway
 	}
@@ -92,7 +93,7 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 		keyauth.Definition{},
 		basicauth.Definition{Cache: bcache, Limiter: bcrypt},
 		&jwtauth.Definition{Ring: ring}, // holds the JWKS key sets per URL
-		hmacauth.Definition{Ring: ring},
+		hmacauth.Definition{Ring: ring, Replay: replay},
 		apikey.Definition{Ring: ring},
 	}
 }
@@ -101,7 +102,7 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 // WithRoutes, and keeps the gateway's view of s fresh until Close. ctx bounds
 // the initial load only.
 func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
-	cfg := config{logger: slog.Default(), retry: time.Second}
+	cfg := config{logger: slog.Default(), retry: DefaultRetryInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -147,7 +148,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		}
 		given[d.Name()] = true
 	}
-	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache), limits.Definitions()...) {
+	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache, cfg.replay), limits.Definitions()...) {
 		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
 			reg.MustRegister(d)
 		}

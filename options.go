@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
+	"github.com/gatehousehq/gatehouse/credential/hmacauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit"
@@ -32,6 +33,7 @@ type config struct {
 	maxBufferedBody int64
 	bcrypt          *basicauth.Limiter
 	bcache          *basicauth.Cache
+	replay          hmacauth.ReplayStore
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest
@@ -58,9 +60,15 @@ func WithRoutes(routes ...route.Route) Option {
 	return func(c *config) { c.routes = append(c.routes, routes...) }
 }
 
+// DefaultRetryInterval is how long a gateway waits, after a failed read of
+// its store, before it reads it again (WithRetryInterval).
+const DefaultRetryInterval = 250 * time.Millisecond
+
 // WithRetryInterval sets how long the gateway waits before it reads the store
-// again after a failed read; the default is one second. The last good view
-// keeps serving meanwhile.
+// again after a failed read (DefaultRetryInterval without this option). The
+// last good view keeps serving meanwhile; a read that fails while the store is
+// down is cheap (a refused connection), so retrying often costs little and
+// brings the view back soon after the store.
 func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retry = d } }
 
 // WithLimiter sets the limiter that keeps rate-limit and quota state; the
@@ -69,6 +77,16 @@ func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retr
 // quotas are counted only by a limiter that also implements
 // ratelimit.QuotaCounter, as the memory limiter does.
 func WithLimiter(l ratelimit.Limiter) Option { return func(c *config) { c.limiter = l } }
+
+// WithReplayStore sets where the built-in hmac-auth plugin remembers the
+// signatures and nonces its replay_protection has seen: give every instance
+// the same shared store (ratelimit/redislimiter's Limiter, often the one
+// given to WithLimiter) and a request accepted by one instance is refused as
+// a replay by all of them. The default, nil, keeps them in the process:
+// replay protection per instance. While the store fails, the process's cache
+// stands in (logged once per outage). An hmacauth.Definition given to
+// WithPlugins replaces the built-in, and with it what this option sets.
+func WithReplayStore(s hmacauth.ReplayStore) Option { return func(c *config) { c.replay = s } }
 
 // WithClock sets the clock the gateway reads (API-key quota windows,
 // credential expiry checks made by the gateway itself). The default is the

@@ -28,6 +28,7 @@ type Authenticator struct {
 	now       func() time.Time
 	log       *slog.Logger
 	cache     *replayCache
+	store     ReplayStore // nil: the process's cache only
 }
 
 // Name returns "hmac-auth".

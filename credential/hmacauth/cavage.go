@@ -299,7 +299,7 @@ func (a *Authenticator) verifyCavage(r *http.Request, idx *credential.Index, par
 	if a.replay {
 		// New refuses replay_protection without clock_skew: date is known, and
 		// the signature is worthless once date+skew has passed.
-		if a.cache.seen(replayKey(m.Credential.Lookup, 'a', sum), now, date+a.skew+1) {
+		if a.replayed(r.Context(), replayKey(m.Credential.Lookup, 'a', sum), now, date+a.skew+1) {
 			return nil, a.fail(r, "signature replayed", h.KeyID)
 		}
 	}

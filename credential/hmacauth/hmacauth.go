@@ -83,8 +83,13 @@ type Definition struct {
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
 	// Logger receives the precise reason of every refused request, at debug
-	// level; nil means slog.Default().
+	// level, and the replay store's outages; nil means slog.Default().
 	Logger *slog.Logger
+	// Replay, when not nil, remembers signatures and nonces for every
+	// instance sharing it (replay_protection): see ReplayStore. Nil keeps
+	// them in the process. While it fails, the process's cache stands in,
+	// and the outage is logged once at error level, its end at info level.
+	Replay ReplayStore
 }
 
 var (
@@ -300,6 +305,7 @@ func (d Definition) New(raw json.RawMessage) (plugin.Plugin, error) {
 		now:       d.Now,
 		log:       d.Logger,
 		cache:     defaultReplay,
+		store:     d.Replay,
 	}
 	if a.now == nil {
 		a.now = time.Now

@@ -249,7 +249,7 @@ func (a *Authenticator) verifyRFC9421(r *http.Request, idx *credential.Index, li
 		if nonce, ok := in.param("nonce"); ok {
 			key = replayKey(m.Credential.Lookup, 'n', unsafestr.Bytes(nonce.str))
 		}
-		if a.cache.seen(key, now, until) {
+		if a.replayed(r.Context(), key, now, until) {
 			return nil, a.fail(r, "signature or nonce replayed", keyID)
 		}
 	}

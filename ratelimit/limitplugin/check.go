@@ -20,6 +20,10 @@ import (
 //
 //	gh:<plugin>:<fingerprint>:<scope>:<tag>:<value>
 //
+// or, for an advanced_rate_limiter instance of two or more limits,
+//
+//	gh:arl:{<fingerprint>:<scope>}:<tag>:<value>
+//
 // where:
 //
 //   - plugin is "lc" (limit-count) or "arl" (advanced_rate_limiter);
@@ -46,6 +50,17 @@ import (
 // tag of its own ("consumer~ip:198.51.100.7"), so that it never shares a
 // counter with a consumer or with an ip key. global is never a fallback: a
 // caller without a group counts under the empty group id.
+//
+// The braces of an advanced_rate_limiter of several limits are a Redis hash
+// tag: a limiter in Redis Cluster (ratelimit/redislimiter) hashes such a key
+// by "<fingerprint>:<scope>" (up to the first '}'), which every key of one
+// Check shares, so that its limits are decided in one script on one slot.
+// The first '{' of a key is always that tag's, since the fields before it
+// hold none. Keys charged alone (limit-count, an advanced_rate_limiter of one
+// limit) carry no tag: each hashes by its whole key, spreading the callers
+// over the cluster. A Check on a tagged instance thus goes to the slot of
+// its scope: one consumer group's requests to one node, as its global limit
+// would anyway.
 type Caller struct {
 	// Consumer is the consumer's username; empty for an anonymous request.
 	Consumer string
@@ -101,7 +116,8 @@ type Limiter struct {
 	set        *Plugins
 	id         uint64 // distinguishes instances in the key cache
 	name       string
-	prefix     string // "gh:lc:<fingerprint>:"
+	prefix     string // "gh:lc:<fingerprint>:", "gh:arl:{<fingerprint>:" when tagged
+	tagged     bool   // the keys carry the Redis hash tag {<fingerprint>:<scope>}
 	limits     [maxLimits]limitSpec
 	n          int
 	status     int

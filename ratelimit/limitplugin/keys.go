@@ -85,6 +85,9 @@ func (p *Limiter) buildKey(spec *limitSpec, k *cacheKey) string {
 			b = append(b, c)
 		}
 	}
+	if p.tagged {
+		b = append(b, '}')
+	}
 	b = append(b, ':')
 	b = append(b, spec.tag...)
 	switch {

@@ -144,15 +144,24 @@ func TestKeys(t *testing.T) {
 
 	arl := e.advanced(t, premium)
 	afp := limitplugin.KeyPrefix(arl)
-	require.Regexp(t, `^gh:arl:[0-9a-f]{12}:$`, afp)
+	require.Regexp(t, `^gh:arl:\{[0-9a-f]{12}:$`, afp, "several limits: a Redis hash tag opens")
 	c = caller("alice", "premium", "2001:db8::1")
 	c.Scope = "consumer_group:premium"
 	scope := "consumer_group%3Apremium"
-	require.Equal(t, afp+scope+":per_user:alice", limitplugin.Key(arl, 0, c))
-	require.Equal(t, afp+scope+":per_ip:2001:db8::1", limitplugin.Key(arl, 1, c))
-	require.Equal(t, afp+scope+":global:premium", limitplugin.Key(arl, 2, c))
+	require.Equal(t, afp+scope+"}:per_user:alice", limitplugin.Key(arl, 0, c))
+	require.Equal(t, afp+scope+"}:per_ip:2001:db8::1", limitplugin.Key(arl, 1, c))
+	require.Equal(t, afp+scope+"}:global:premium", limitplugin.Key(arl, 2, c))
 	c.Group = ""
-	require.Equal(t, afp+scope+":global:", limitplugin.Key(arl, 2, c), "no group: the empty group")
+	require.Equal(t, afp+scope+"}:global:", limitplugin.Key(arl, 2, c), "no group: the empty group")
+	c.Consumer = ""
+	require.Equal(t, afp+scope+"}:per_user~ip:2001:db8::1", limitplugin.Key(arl, 0, c))
+
+	one := e.advanced(t, `{"limits":{"per_user":{"limit":5,"window":"60"}}}`)
+	ofp := limitplugin.KeyPrefix(one)
+	require.Regexp(t, `^gh:arl:[0-9a-f]{12}:$`, ofp, "one limit: no hash tag")
+	c = caller("alice", "premium", "2001:db8::1")
+	c.Scope = "consumer_group:premium"
+	require.Equal(t, ofp+scope+":per_user:alice", limitplugin.Key(one, 0, c))
 
 	hdr := e.limitCount(t, `{"count":1,"time_window":60,"key_type":"header:x-api-key"}`)
 	c = caller("", "", "198.51.100.1")

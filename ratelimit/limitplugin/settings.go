@@ -306,6 +306,7 @@ func compileAdvanced(raw json.RawMessage) (*Limiter, error) {
 	for _, c := range specs {
 		p.add(c.spec, c.msg)
 	}
+	p.tagged = p.n > 1 // its keys go to one script: one Redis Cluster slot
 	p.finish("gh:arl:", fp.Sum(nil), s)
 	return p, nil
 }
@@ -395,8 +396,12 @@ func (p *Limiter) add(spec limitSpec, msg string) {
 }
 
 // finish sets the instance's key prefix (from the fingerprint of its counting
-// settings), its RateLimit-Policy value and its normalized settings.
+// settings, and the opening brace of the hash tag when p.tagged), its
+// RateLimit-Policy value and its normalized settings.
 func (p *Limiter) finish(prefix string, fingerprint []byte, settings any) {
+	if p.tagged {
+		prefix += "{"
+	}
 	p.prefix = prefix + hex.EncodeToString(fingerprint[:6]) + ":"
 	var b []byte
 	for i, l := range p.limits[:p.n] {

@@ -1,0 +1,309 @@
+// Package redislimiter is the ratelimit.Limiter whose state lives in Redis, shared by every
+// gateway instance: GCRA rate limits, fixed-window quotas and hmac-auth's replay cache.
+//
+// Every decision is one round trip: one Lua script (EVALSHA, loaded again
+// transparently after a SCRIPT FLUSH or a fail-over) reads the keys, decides
+// with integer arithmetic exactly as ratelimit/memory does, and writes them.
+// AllowAll decides all of its limits in that same script, so a consumer
+// group's per-user, per-IP and global limits cost one trip too.
+//
+// # Clocks
+//
+// Without WithClock the scripts read Redis' own clock (TIME): instances need
+// not agree on the time, only the Redis server's clock counts. With WithClock
+// the caller's clock is sent with each call (tests pass a fake one); every
+// instance must then keep that clock in step.
+//
+// # Keys and Redis Cluster
+//
+// A rate-limit key k is stored at <prefix>r:<k>, a quota key at <prefix>q:<k>,
+// a replay entry at <prefix>n:<hex of its 32 bytes>; the prefix is
+// DefaultPrefix unless WithPrefix says otherwise. In Redis Cluster the keys of
+// one script must hash to one slot. The limiter adds no hash tag of its own,
+// and the prefix may hold none, so a key's slot is decided by the key as the
+// caller wrote it: a key with a Redis hash tag ("{…}", the first '{' and the
+// next '}', non-empty) hashes by that tag, any other key by the whole key.
+// Callers of AllowAll in a cluster therefore give the keys of one call a
+// common tag; ratelimit/limitplugin does (see its Caller for its key
+// format): an advanced_rate_limiter instance of several limits writes
+// "{<fingerprint>:<scope>}" into every key, so that one consumer group's
+// limits share a slot, and keys charged alone carry no tag and spread over
+// the cluster. AllowAll on keys of different slots fails in a cluster (a
+// CROSSSLOT error, wrapping ErrUnavailable) and works on a single server.
+//
+// # Failures
+//
+// Every error of a call that reached for Redis wraps ErrUnavailable (and the
+// underlying error: errors.Is also finds context.DeadlineExceeded or
+// context.Canceled); invalid limits and arguments wrap
+// ratelimit.ErrInvalidLimit. Callers decide what a failure means: the
+// rate-limit plugins follow allow_degradation and log one line per outage,
+// API-key quotas fail closed, hmac-auth falls back to its in-process replay
+// cache. Nothing needs restarting when Redis is back: go-redis reconnects.
+//
+// Redis 6.2 or later is needed (SET … PXAT for replay entries).
+package redislimiter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gatehousehq/gatehouse/ratelimit"
+)
+
+// DefaultPrefix starts every key the limiter writes unless WithPrefix says
+// otherwise.
+const DefaultPrefix = "gatehouse:"
+
+// ErrUnavailable is wrapped by every error that comes from Redis or from the
+// way to it: connection refused or lost, a timeout, an error reply. Match it
+// with errors.Is.
+var ErrUnavailable = errors.New("redis limiter unavailable")
+
+// Option configures a Limiter.
+type Option func(*Limiter)
+
+// WithPrefix sets the namespace of the limiter's keys (DefaultPrefix
+// without it): instances that share counters use the same prefix, gateways
+// that must not share them different ones. The prefix may not hold '{' or
+// '}', which would take a key's Redis Cluster slot from the prefix: New
+// panics on one.
+func WithPrefix(p string) Option { return func(l *Limiter) { l.prefix = p } }
+
+// WithClock sets the clock the limiter decides by; tests pass a fake one.
+// Its reading is sent with every call, so every instance sharing the limiter
+// must keep it in step. Without it (or with nil) the scripts read the Redis
+// server's clock. Keys still expire by Redis' clock, as long after the call
+// as the decision said (the time until the key has its capacity back, or
+// until its latest quota window ends), so the clock given must not run
+// slower than real time.
+func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock = now } }
+
+// Limiter keeps rate limits, quotas and replay entries in Redis. It
+// implements ratelimit.Limiter, ratelimit.Resetter, ratelimit.MultiLimiter,
+// ratelimit.KeyPreparer, ratelimit.QuotaCounter and ratelimit.QuotaClock, and
+// hmacauth.ReplayStore (Remember). Create it with New; it is safe for
+// concurrent use and holds nothing but the client, which the caller closes.
+//
+// Rate limits are GCRA with the memory limiter's arithmetic: a limit of
+// Count per Window spaces requests I = Window/Count ns apart (rounded down)
+// and allows a request of weight n when max(TAT, now) + n·I − now ≤ Count·I.
+// The decisions are the memory limiter's to the nanosecond for windows up to
+// 2⁵² ns (about 52 days); longer windows are computed in float64 and may
+// differ by a few hundred nanoseconds.
+type Limiter struct {
+	client redis.UniversalClient
+	prefix string
+	clock  func() time.Time
+}
+
+// New returns a Limiter keeping its state through client (a *redis.Client,
+// *redis.ClusterClient or *redis.Ring; see the package doc for the slot
+// rule). New sends nothing: the scripts are loaded by the first call that
+// needs them.
+func New(client redis.UniversalClient, opts ...Option) *Limiter {
+	if client == nil {
+		panic("redislimiter: New needs a redis client")
+	}
+	l := &Limiter{client: client, prefix: DefaultPrefix}
+	for _, o := range opts {
+		o(l)
+	}
+	if strings.ContainsAny(l.prefix, "{}") {
+		panic(fmt.Sprintf("redislimiter: prefix %q holds '{' or '}', which would decide the Redis Cluster slot of every key", l.prefix))
+	}
+	return l
+}
+
+// Key prefixes under the limiter's prefix.
+const (
+	rateSpace   = "r:"
+	quotaSpace  = "q:"
+	replaySpace = "n:"
+)
+
+func (l *Limiter) rateKey(key string) string { return l.prefix + rateSpace + key }
+
+// preparedKey is a key's Redis key, built once (ratelimit.KeyPreparer).
+type preparedKey struct {
+	l     *Limiter
+	redis string
+}
+
+// PrepareKey returns key's Redis key, so that AllowAll does not build it
+// again when a Request carries it (ratelimit.KeyPreparer).
+func (l *Limiter) PrepareKey(key string) any { return &preparedKey{l: l, redis: l.rateKey(key)} }
+
+func (l *Limiter) keyOf(r *ratelimit.Request) string {
+	if pk, ok := r.Prepared.(*preparedKey); ok && pk.l == l {
+		return pk.redis
+	}
+	return l.rateKey(r.Key)
+}
+
+// unavailable wraps a Redis error.
+func unavailable(op string, err error) error {
+	return fmt.Errorf("redislimiter: %s: %w: %w", op, ErrUnavailable, err)
+}
+
+// check validates one limit and a charge as the memory limiter does.
+func check(limit ratelimit.Limit, n int64) error {
+	if err := limit.Validate(); err != nil {
+		return fmt.Errorf("redislimiter: %w", err)
+	}
+	if n < 0 {
+		return fmt.Errorf("redislimiter: %w: negative charge %d", ratelimit.ErrInvalidLimit, n)
+	}
+	return nil
+}
+
+// appendNow appends the clock's reading (seconds, nanoseconds), or two
+// empty arguments so that the script reads TIME.
+func (l *Limiter) appendNow(args []any) []any {
+	if l.clock == nil {
+		return append(args, "", "")
+	}
+	now := l.clock()
+	return append(args, now.Unix(), now.Nanosecond())
+}
+
+// Allow charges n requests to key against limit in one round trip; see
+// ratelimit.Limiter. An invalid limit or a negative n is an error wrapping
+// ratelimit.ErrInvalidLimit, a failure to reach Redis one wrapping
+// ErrUnavailable.
+func (l *Limiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, n int64) (ratelimit.Decision, error) {
+	if err := check(limit, n); err != nil {
+		return ratelimit.Decision{}, err
+	}
+	args := l.appendNow(append(make([]any, 0, 5), n))
+	args = append(args, limit.Count, int64(limit.Window)/limit.Count)
+	res, err := gcraScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64Slice()
+	if err != nil {
+		return ratelimit.Decision{}, unavailable("allow", err)
+	}
+	if len(res) != 3 {
+		return ratelimit.Decision{}, unavailable("allow", fmt.Errorf("script answered %d values, want 3", len(res)))
+	}
+	var d ratelimit.Decision
+	decide(&d, res[1] == 1, res[2], limit, n)
+	return d, nil
+}
+
+// decide fills d from what the script reported of one limit: whether n fits
+// and the key's backlog (TAT − now, ≥ 0) before the charge. It is the
+// memory limiter's gcra, with the TAT read in Redis.
+func decide(d *ratelimit.Decision, fits bool, backlog int64, limit ratelimit.Limit, n int64) {
+	interval := int64(limit.Window) / limit.Count
+	d.Limit = limit.Count
+	switch {
+	case fits:
+		next := backlog + n*interval
+		d.Allowed = true
+		d.Remaining = capacity(limit.Count, interval, next)
+		d.Reset = time.Duration(next)
+		return
+	case n > limit.Count:
+		d.RetryAfter = limit.Window
+	default:
+		d.RetryAfter = time.Duration(backlog + n*interval - interval*limit.Count)
+	}
+	d.Remaining = capacity(limit.Count, interval, backlog)
+	d.Reset = time.Duration(backlog)
+}
+
+// capacity is how many requests of weight 1 a key whose TAT is used ahead of
+// now has room for, as the memory limiter computes it.
+func capacity(count, interval, used int64) int64 {
+	if used <= 0 {
+		return count
+	}
+	if count*interval-used < interval {
+		return 0
+	}
+	q := used / interval
+	if q*interval != used {
+		q++
+	}
+	return count - q
+}
+
+// AllowAll charges n to every request's key, or to none, in one script call
+// and so one round trip; see ratelimit.MultiLimiter. out[i] receives the
+// decision Allow would have made at the same instant. In Redis Cluster the
+// keys must share a slot (see the package doc). It returns an error wrapping
+// ratelimit.ErrInvalidLimit, and charges nothing, for an invalid limit, a
+// negative n, an out of the wrong length or a key given twice.
+func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int64, out []ratelimit.Decision) (bool, error) {
+	if len(out) != len(reqs) {
+		return false, fmt.Errorf("redislimiter: %w: %d limits but room for %d decisions", ratelimit.ErrInvalidLimit, len(reqs), len(out))
+	}
+	if len(reqs) == 0 {
+		return true, nil
+	}
+	var kbuf [4]string
+	keys := kbuf[:0]
+	args := l.appendNow(append(make([]any, 0, 3+2*len(reqs)), n))
+	for i := range reqs {
+		r := &reqs[i]
+		if err := check(r.Limit, n); err != nil {
+			return false, fmt.Errorf("%w (key %q)", err, r.Key)
+		}
+		for j := range i {
+			if reqs[j].Key == r.Key {
+				return false, fmt.Errorf("redislimiter: %w: key %q appears twice (requests %d and %d)", ratelimit.ErrInvalidLimit, r.Key, j, i)
+			}
+		}
+		keys = append(keys, l.keyOf(r))
+		args = append(args, r.Limit.Count, int64(r.Limit.Window)/r.Limit.Count)
+	}
+	res, err := gcraScript.Run(ctx, l.client, keys, args...).Int64Slice()
+	if err != nil {
+		return false, unavailable("allow all", err)
+	}
+	if len(res) != 1+2*len(reqs) {
+		return false, unavailable("allow all", fmt.Errorf("script answered %d values, want %d", len(res), 1+2*len(reqs)))
+	}
+	for i := range reqs {
+		out[i] = ratelimit.Decision{}
+		decide(&out[i], res[1+2*i] == 1, res[2+2*i], reqs[i].Limit, n)
+	}
+	return res[0] == 1, nil
+}
+
+// Reset forgets key's usage (ratelimit.Resetter): one DEL.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := l.client.Del(ctx, l.rateKey(key)).Err(); err != nil {
+		return unavailable("reset", err)
+	}
+	return nil
+}
+
+// Now returns the time quota windows are computed by (ratelimit.QuotaClock):
+// WithClock's clock, or time.Now, which is close to but not exactly the Redis
+// clock the scripts then decide by. A window End computed this way that
+// Redis sees as passed counts from zero; the difference matters only for the
+// skew between the two clocks around a window's end.
+func (l *Limiter) Now() time.Time {
+	if l.clock != nil {
+		return l.clock()
+	}
+	return time.Now()
+}
+
+var (
+	_ ratelimit.Limiter      = (*Limiter)(nil)
+	_ ratelimit.Resetter     = (*Limiter)(nil)
+	_ ratelimit.MultiLimiter = (*Limiter)(nil)
+	_ ratelimit.KeyPreparer  = (*Limiter)(nil)
+	_ ratelimit.QuotaCounter = (*Limiter)(nil)
+	_ ratelimit.QuotaClock   = (*Limiter)(nil)
+)
+
+// itoa is strconv.FormatInt in base 10.
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
