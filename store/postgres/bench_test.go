@@ -10,8 +10,8 @@ import (
 )
 
 func BenchmarkPutRoute(b *testing.B) {
-	dsn := testenv.Postgres(b)
-	s, err := postgres.Open(b.Context(), dsn, postgres.WithSchema(newSchema(b, dsn)))
+	dsn, schema := testenv.PostgresSchema(b)
+	s, err := postgres.Open(b.Context(), dsn, postgres.WithSchema(schema))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -27,7 +27,6 @@ func TestColdStart(t *testing.T) {
 	if os.Getenv("GATEHOUSE_BENCH_COLDSTART") != "1" {
 		t.Skip("set GATEHOUSE_BENCH_COLDSTART=1 (and GATEHOUSE_TEST_POSTGRES) to measure a cold start")
 	}
-	dsn := testenv.Postgres(t)
 	n := 1_000_000
 	if v := os.Getenv("GATEHOUSE_BENCH_CREDENTIALS"); v != "" {
 		var err error
@@ -36,7 +35,7 @@ func TestColdStart(t *testing.T) {
 	}
 	for _, size := range []int{10, n} {
 		t.Run(strconv.Itoa(size), func(t *testing.T) {
-			schema := newSchema(t, dsn)
+			dsn, schema := testenv.PostgresSchema(t)
 			s := open(t, dsn, schema) // creates the schema
 			start := time.Now()
 			bulkLoad(t, dsn, schema, size)

@@ -268,14 +268,15 @@ func channelName(schema string) string {
 func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
 
 // dialect is PostgreSQL's: $n placeholders, row locks, byte-order text, and
-// documents in json columns, kept as the store wrote them (jsonb would
-// reorder keys and costs a conversion on every read; nothing queries inside
-// documents); repeatable-read snapshots for lists and Snapshot.
+// documents in json columns, kept as the store wrote them (migration 0001
+// made them jsonb; 0002 turns them to json, as jsonb reorders keys and
+// converts every document read back; nothing queries inside documents);
+// repeatable-read snapshots for lists and Snapshot.
 var dialect = sqlstore.Dialect{
 	Name:      "postgres",
 	Numbered:  true,
 	ForUpdate: " FOR UPDATE",
-	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSON"},
+	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSONB"},
 	ReadTx:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Classify:  classify,
 }

@@ -2,17 +2,18 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/internal/testenv"
 	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/route"
@@ -21,27 +22,6 @@ import (
 	"github.com/gatehousehq/gatehouse/store/postgres"
 	"github.com/gatehousehq/gatehouse/store/storetest"
 )
-
-// newSchema returns a fresh schema name, dropped with everything in it when
-// the test ends.
-func newSchema(t testing.TB, dsn string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "gatehouse_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer db.Close()
-		if _, err := db.Exec(`DROP SCHEMA IF EXISTS "` + schema + `" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
 
 func open(t *testing.T, dsn, schema string, opts ...postgres.Option) *postgres.Store {
 	t.Helper()
@@ -52,9 +32,9 @@ func open(t *testing.T, dsn, schema string, opts ...postgres.Option) *postgres.S
 }
 
 func TestStore(t *testing.T) {
-	dsn := testenv.Postgres(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, dsn, newSchema(t, dsn))
+		dsn, schema := testenv.PostgresSchema(t)
+		return open(t, dsn, schema)
 	})
 }
 
@@ -81,8 +61,7 @@ func within(t *testing.T, ch <-chan store.Change, d time.Duration, want store.Ch
 // watchers of another Store on the same schema within a second, and that
 // opening the same schema twice at once migrates it once.
 func TestTwoInstances(t *testing.T) {
-	dsn := testenv.Postgres(t)
-	schema := newSchema(t, dsn)
+	dsn, schema := testenv.PostgresSchema(t)
 	stores := make(chan *postgres.Store, 2)
 	for range 2 {
 		go func() {
@@ -121,7 +100,7 @@ func TestTwoInstances(t *testing.T) {
 // store.KindReset after the server is back, and everything resumes without
 // a restart; another Store's watcher sees the first write after it.
 func TestOutage(t *testing.T) {
-	dsn := testenv.Postgres(t)
+	dsn, schema := testenv.PostgresSchema(t)
 	u, err := url.Parse(dsn)
 	require.NoError(t, err, "GATEHOUSE_TEST_POSTGRES must be a URL for this test")
 	proxy := testnet.NewProxy(t, u.Host)
@@ -130,7 +109,6 @@ func TestOutage(t *testing.T) {
 	// The server trusts local connections: the password is only there to
 	// check that no error carries it.
 	cut.User = url.UserPassword(u.User.Username(), "s3cret-pw")
-	schema := newSchema(t, dsn)
 
 	a := open(t, cut.String(), schema, postgres.WithConnectTimeout(time.Second))
 	b := open(t, dsn, schema)
@@ -190,6 +168,42 @@ func TestBadDSN(t *testing.T) {
 }
 
 func TestBulk(t *testing.T) {
-	dsn := testenv.Postgres(t)
-	sqlstoretest.Bulk(t, open(t, dsn, newSchema(t, dsn)))
+	dsn, schema := testenv.PostgresSchema(t)
+	sqlstoretest.Bulk(t, open(t, dsn, schema))
+}
+
+// TestMigrateFromJSONB checks migration 0002 on a schema that version 1 made:
+// jsonb documents become json, and everything stored is intact.
+func TestMigrateFromJSONB(t *testing.T) {
+	dsn, schema := testenv.PostgresSchema(t)
+	s := open(t, dsn, schema)
+	_, _, err := s.PutConsumer(t.Context(), "alice", set(&consumer.Consumer{
+		Plugins: map[string]json.RawMessage{"limit-count": json.RawMessage(`{"count": 10, "time_window": 60}`)}}))
+	require.NoError(t, err)
+	_, _, err = s.PutRoute(t.Context(), "r1", set(&route.Route{Name: "r"}))
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	// Back to version 1, as an older build left it.
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	q := pgx.Identifier{schema}.Sanitize()
+	for _, table := range []string{"consumers", "credentials", "routes", "service_groups", "gateways", "consumer_groups"} {
+		_, err := db.Exec("ALTER TABLE " + q + "." + table + " ALTER COLUMN doc TYPE jsonb USING doc::jsonb")
+		require.NoError(t, err)
+	}
+	_, err = db.Exec("DELETE FROM " + q + ".schema_migrations WHERE version = 2")
+	require.NoError(t, err)
+
+	s = open(t, dsn, schema)
+	var typ string
+	require.NoError(t, db.QueryRow("SELECT data_type FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'consumers' AND column_name = 'doc'", schema).Scan(&typ))
+	require.Equal(t, "json", typ)
+	c, err := s.GetConsumer(t.Context(), "alice")
+	require.NoError(t, err)
+	require.Equal(t, `{"count": 10, "time_window": 60}`, string(c.Plugins["limit-count"]))
+	r, err := s.GetRoute(t.Context(), "r1")
+	require.NoError(t, err)
+	require.Equal(t, "r", r.Name)
 }

@@ -11,7 +11,10 @@ import (
 )
 
 // migrations are the schema's versions: migrations/NNNN_name.sql, applied in
-// order, each once, recorded in schema_migrations.
+// order, each once, recorded in schema_migrations. A file named
+// NNNN_name.DIALECT.sql holds the version for that dialect only; for the
+// others it is recorded with nothing to do, so that versions mean the same
+// everywhere.
 //
 //go:embed migrations/*.sql
 var migrations embed.FS
@@ -20,7 +23,7 @@ var migrations embed.FS
 type migration struct {
 	version int
 	name    string
-	sql     string
+	sql     string // empty: nothing to do for this dialect
 }
 
 // loadMigrations returns the embedded migrations in order, with the
@@ -30,27 +33,49 @@ func (s *Store) loadMigrations() ([]migration, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []migration
+	byVersion := map[int]migration{}
 	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
+		num, rest, ok := strings.Cut(e.Name(), "_")
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
+		if !ok || err != nil || !strings.HasSuffix(rest, ".sql") {
 			return nil, fmt.Errorf("sqlstore: migration %q is not named NNNN_name.sql", e.Name())
 		}
-		b, err := migrations.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
+		text := ""
+		base, only, dialectOnly := strings.Cut(strings.TrimSuffix(rest, ".sql"), ".")
+		if !dialectOnly || only == s.d.Name {
+			b, err := migrations.ReadFile("migrations/" + e.Name())
+			if err != nil {
+				return nil, err
+			}
+			text = string(b)
+			for k, typ := range s.d.Types {
+				text = strings.ReplaceAll(text, "{{"+k+"}}", typ)
+			}
+			if i := strings.Index(text, "{{"); i >= 0 {
+				return nil, fmt.Errorf("sqlstore: migration %q: no type for %s", e.Name(), text[i:min(len(text), i+12)])
+			}
 		}
-		text := string(b)
-		for k, typ := range s.d.Types {
-			text = strings.ReplaceAll(text, "{{"+k+"}}", typ)
+		m, seen := byVersion[v]
+		switch {
+		case !seen:
+			byVersion[v] = migration{version: v, name: num + "_" + base, sql: text}
+		case m.sql != "" && text != "":
+			return nil, fmt.Errorf("sqlstore: two migrations %04d for %s", v, s.d.Name)
+		case text != "":
+			m.sql = text
+			byVersion[v] = m
 		}
-		if i := strings.Index(text, "{{"); i >= 0 {
-			return nil, fmt.Errorf("sqlstore: migration %q: no type for %s", e.Name(), text[i:min(len(text), i+12)])
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: text})
+	}
+	var out []migration
+	for _, m := range byVersion {
+		out = append(out, m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("sqlstore: migration %04d is missing", i+1)
+		}
+	}
 	return out, nil
 }
 
@@ -90,8 +115,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		if m.version <= have {
 			continue
 		}
-		if _, err := sqlTx.ExecContext(ctx, m.sql); err != nil {
-			return s.dbErr(ctx, fmt.Errorf("migration %s: %w", m.name, err))
+		if m.sql != "" {
+			if _, err := sqlTx.ExecContext(ctx, m.sql); err != nil {
+				return s.dbErr(ctx, fmt.Errorf("migration %s: %w", m.name, err))
+			}
 		}
 		if _, err := sqlTx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)"),
 			m.version, m.name, s.now().UnixMilli()); err != nil {

@@ -43,3 +43,18 @@ func TestPrefixEnd(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrationsPerDialect(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		s := &Store{d: Dialect{Name: name, Types: map[string]string{"text": "TEXT", "json": "JSONB"}}}
+		ms, err := s.loadMigrations()
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(ms), 2)
+		for i, m := range ms {
+			require.Equal(t, i+1, m.version)
+		}
+		require.Equal(t, "0002_doc_json", ms[1].name)
+		require.Equal(t, name == "postgres", ms[1].sql != "", "%s: 0002 is PostgreSQL's only", name)
+		require.NotContains(t, ms[0].sql, "{{")
+	}
+}
