@@ -251,8 +251,9 @@ type Store interface {
 	// id; ErrNotFound when the consumer does not exist.
 	ListCredentials(ctx context.Context, username string, opts ListOptions) (Page[credential.Credential], error)
 	// QueryCredentials returns a page of the credentials of every consumer
-	// that q selects, ordered by Lookup in byte order; credentials with an
-	// empty Lookup never match. opts.Labels and opts.Tag are ignored.
+	// that q selects, ordered by consumer username, then id (byte order);
+	// credentials with an empty Lookup never match. Cursors carry no Lookup
+	// (for key-auth, a key's hash). opts.Labels and opts.Tag are ignored.
 	QueryCredentials(ctx context.Context, q CredentialQuery, opts ListOptions) (Page[credential.Credential], error)
 
 	// GetRoute returns the route id.

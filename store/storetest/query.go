@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/base64"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -11,8 +12,9 @@ import (
 
 // testQueryCredentials checks QueryCredentials: credentials of every consumer
 // selected by Lookup prefix, issuing consumer group and authorized entities
-// (all given fields at once), ordered by Lookup, paged by cursor with the
-// Total of every match, following replacements and deletions.
+// (all given fields at once), ordered by consumer then id, paged by cursor
+// with the Total of every match (cursors never carry a Lookup), following
+// replacements and deletions.
 func testQueryCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 	s, ctx := newStore(t), t.Context()
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -41,11 +43,18 @@ func testQueryCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 			require.NotEmpty(t, c.Consumer, "a queried credential names its consumer")
 			out = append(out, c.Lookup)
 		}
+		if page.Next != "" {
+			text := cursorText(page.Next)
+			for _, c := range page.Items {
+				require.NotContains(t, text, c.Lookup, "a cursor does not carry a lookup")
+			}
+		}
 		return out, page.Total, page.Next
 	}
 
+	// In (consumer, id) order: alice g1, k2; bob g2, k3; carol g3, k1.
 	got, total, next := lookups(store.CredentialQuery{}, store.ListOptions{})
-	require.Equal(t, []string{"apikey-auth:a1", "apikey-auth:b2", "apikey-auth:c3", "key-auth:aa", "key-auth:mm", "key-auth:zz"}, got)
+	require.Equal(t, []string{"key-auth:zz", "apikey-auth:a1", "key-auth:aa", "apikey-auth:b2", "key-auth:mm", "apikey-auth:c3"}, got)
 	require.Equal(t, 6, total)
 	require.Empty(t, next)
 
@@ -54,10 +63,10 @@ func testQueryCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 	require.Equal(t, 3, total)
 
 	got, _, _ = lookups(store.CredentialQuery{ConsumerGroup: "gold"}, store.ListOptions{})
-	require.Equal(t, []string{"key-auth:aa", "key-auth:zz"}, got)
+	require.Equal(t, []string{"key-auth:zz", "key-auth:aa"}, got)
 
 	got, _, _ = lookups(store.CredentialQuery{AnyEntity: []string{"group_pay", "pay"}}, store.ListOptions{})
-	require.Equal(t, []string{"apikey-auth:a1", "apikey-auth:c3", "key-auth:zz"}, got)
+	require.Equal(t, []string{"key-auth:zz", "apikey-auth:a1", "apikey-auth:c3"}, got)
 
 	got, _, _ = lookups(store.CredentialQuery{LookupPrefix: "apikey-auth:", AnyEntity: []string{"route_r1"}}, store.ListOptions{})
 	require.Equal(t, []string{"apikey-auth:a1", "apikey-auth:b2"}, got, "every given field must match")
@@ -92,7 +101,7 @@ func testQueryCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 	})
 	require.NoError(t, err)
 	got, _, _ = lookups(store.CredentialQuery{AnyEntity: []string{"group_pay"}}, store.ListOptions{})
-	require.Equal(t, []string{"apikey-auth:c3", "key-auth:zz"}, got)
+	require.Equal(t, []string{"key-auth:zz", "apikey-auth:c3"}, got)
 	require.NoError(t, s.DeleteConsumer(ctx, "carol"))
 	got, _, _ = lookups(store.CredentialQuery{AnyEntity: []string{"group_pay"}}, store.ListOptions{})
 	require.Equal(t, []string{"key-auth:zz"}, got)
@@ -104,4 +113,16 @@ func testQueryCredentials(t *testing.T, newStore func(*testing.T) store.Store) {
 	again, err := s.QueryCredentials(ctx, store.CredentialQuery{ConsumerGroup: "gold"}, store.ListOptions{})
 	require.NoError(t, err)
 	require.NotContains(t, again.Items[0].AuthorizedEntities, "mutated", "QueryCredentials returns copies")
+}
+
+// cursorText is a cursor as given and as its base64 forms decode, for
+// checking what it carries.
+func cursorText(c string) string {
+	out := c
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(c); err == nil {
+			out += "\n" + string(b)
+		}
+	}
+	return out
 }

@@ -177,8 +177,8 @@ func (s *Store) mustExist(ctx context.Context, tx *sql.Tx, table, col, key strin
 }
 
 // QueryCredentials returns a page of the credentials of every consumer that
-// q selects, ordered by Lookup. The lookup, issuing group and authorized
-// entities are indexed.
+// q selects, ordered by consumer, then id (the primary key: cursors carry
+// no lookup). The lookup, issuing group and authorized entities are indexed.
 func (s *Store) QueryCredentials(ctx context.Context, q store.CredentialQuery, opts store.ListOptions) (store.Page[credential.Credential], error) {
 	where := []string{"lookup <> ''"}
 	var wargs []any
@@ -201,7 +201,7 @@ func (s *Store) QueryCredentials(ctx context.Context, q store.CredentialQuery, o
 			wargs = append(wargs, e)
 		}
 	}
-	return list(s, ctx, credentials, opts, "lookup", where, wargs, nil)
+	return list(s, ctx, credentials, opts, "consumer, id", where, wargs, nil)
 }
 
 // prefixEnd returns the least string greater than every string that starts
@@ -427,11 +427,17 @@ func limit(opts store.ListOptions) int {
 // when not nil, runs first in the same transaction.
 func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptions, order string, where []string, wargs []any,
 	pre func(*sql.Tx) error) (store.Page[T], error) {
-	after := ""
+	cols := strings.Split(order, ", ")
+	var after []string
 	if opts.Cursor != "" {
-		var err error
-		if after, err = decodeCursor(opts.Cursor); err != nil {
+		key, err := decodeCursor(opts.Cursor)
+		if err != nil {
 			return store.Page[T]{}, err
+		}
+		// Several order columns: their values joined by NUL, which keys
+		// never hold.
+		if after = strings.Split(key, "\x00"); len(after) != len(cols) {
+			return store.Page[T]{}, fmt.Errorf("store: %w %q", store.ErrInvalidCursor, opts.Cursor)
 		}
 	}
 	n := limit(opts)
@@ -451,7 +457,11 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 		}
 		f, a := filter, wargs
 		if opts.Cursor != "" {
-			f, a = filter+" AND "+order+" > ?", append(slices.Clone(wargs), after)
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+			f, a = filter+" AND ("+order+") > ("+marks+")", slices.Clone(wargs)
+			for _, v := range after {
+				a = append(a, v)
+			}
 		}
 		items, err := scanAll(s, ctx, tx, k, f, a, order, n+1)
 		if err != nil {
@@ -459,7 +469,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 		}
 		if len(items) > n {
 			items = items[:n]
-			page.Next = encodeCursor(orderKey(k, items[n-1], order))
+			page.Next = encodeCursor(strings.Join(orderKey(k, items[n-1], order), "\x00"))
 		}
 		page.Items = items
 		return nil
@@ -473,13 +483,13 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 	return page, nil
 }
 
-// orderKey returns the value of the order column of v.
-func orderKey[T any](k *kind[T], v *T, order string) string {
-	if c, ok := any(v).(*credential.Credential); ok && order == "lookup" {
-		return c.Lookup
+// orderKey returns the values of the order columns of v.
+func orderKey[T any](k *kind[T], v *T, order string) []string {
+	if c, ok := any(v).(*credential.Credential); ok && order == "consumer, id" {
+		return []string{c.Consumer, c.ID}
 	}
 	id, _, _ := k.fields(v)
-	return *id
+	return []string{*id}
 }
 
 // scanAll reads k's objects that the filter keeps (all when empty), ordered
