@@ -183,15 +183,16 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, 
 	}
 	args := l.appendNow(append(make([]any, 0, 5), n))
 	args = append(args, limit.Count, int64(limit.Window)/limit.Count)
-	res, err := gcraScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64Slice()
+	res, err := allowScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64()
 	if err != nil {
 		return ratelimit.Decision{}, unavailable("allow", err)
 	}
-	if len(res) != 3 {
-		return ratelimit.Decision{}, unavailable("allow", fmt.Errorf("script answered %d values, want 3", len(res)))
-	}
 	var d ratelimit.Decision
-	decide(&d, res[1] == 1, res[2], limit, n)
+	if res >= 0 {
+		decide(&d, true, res, limit, n)
+	} else {
+		decide(&d, false, -1-res, limit, n)
+	}
 	return d, nil
 }
 
