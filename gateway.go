@@ -302,8 +302,9 @@ func (g *Gateway) reload(ctx context.Context) error {
 }
 
 // run applies store changes to the view until ctx is done. After a failed
-// read it reloads everything, retrying until the store answers; the last good
-// view keeps serving meanwhile.
+// read, or when the change feed ends, it follows the store again (Watch, then
+// a full reload), retrying until the store answers; the last good view keeps
+// serving meanwhile.
 func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 	defer close(g.done)
 	var retry <-chan time.Time
@@ -321,6 +322,14 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 			return
 		case <-retry:
 			retry = nil
+			if changes == nil {
+				var err error
+				if changes, err = g.store.Watch(ctx); err != nil {
+					changes = nil
+					fail(err)
+					continue
+				}
+			}
 			if err := g.reload(ctx); err != nil {
 				fail(err)
 				continue

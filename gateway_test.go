@@ -448,6 +448,45 @@ func (s *failingStore) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 
 var _ store.Store = (*failingStore)(nil)
 
+// endingFeedStore ends its first change feed at once and refuses to start
+// the next watchFailures ones, as a store whose notification connection
+// dropped and whose server is still down.
+type endingFeedStore struct {
+	*memory.Store
+	watches atomic.Int32
+}
+
+const watchFailures = 3
+
+func (s *endingFeedStore) Watch(ctx context.Context) (<-chan store.Change, error) {
+	switch n := s.watches.Add(1); {
+	case n == 1:
+		ch := make(chan store.Change)
+		close(ch)
+		return ch, nil
+	case n <= 1+watchFailures:
+		return nil, fmt.Errorf("listen: %w", store.ErrUnavailable)
+	}
+	return s.Store.Watch(ctx)
+}
+
+// A change feed that ends, then cannot be started again for a while, is
+// started again once the store answers: changes made afterwards still reach
+// the view.
+func TestFollowsStoreAgainAfterFeedEnds(t *testing.T) {
+	st := &endingFeedStore{Store: memory.New()}
+	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithRoutes(keyRoute("r", `{}`)), gatehouse.WithRetryInterval(5*time.Millisecond),
+		gatehouse.WithLogger(discardLogger()))
+	require.NoError(t, err)
+	defer gw.Close()
+	require.Eventually(t, func() bool { return st.watches.Load() > 1+watchFailures }, 2*time.Second, time.Millisecond)
+
+	f := &fixture{t: t, st: st.Store, gw: gw}
+	f.consumer(consumer.Consumer{Username: "alice"})
+	f.key("alice", "k1", "alice-secret-key")
+	eventually(t, gw.Protect("r", echo), "/", map[string]string{"apikey": "alice-secret-key"}, http.StatusOK)
+}
+
 func TestAuthenticatedBodyReachesHandler(t *testing.T) {
 	f := newFixture(t, keyRoute("r", `{}`))
 	f.consumer(consumer.Consumer{Username: "alice"})

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -191,4 +192,39 @@ func TestInternalErrorIsLoggedNotShown(t *testing.T) {
 	require.Contains(t, logs.String(), "database is down")
 	require.NotContains(t, logs.String(), "private-desc")
 	require.NotContains(t, logs.String(), testKey)
+}
+
+// unreachableStore fails as a back-end that lost its database connection.
+type unreachableStore struct {
+	store.Store
+}
+
+var errConnRefused = fmt.Errorf("dial tcp 10.0.0.9:5432: connection refused: %w", store.ErrUnavailable)
+
+func (unreachableStore) ListConsumers(context.Context, store.ListOptions) (store.Page[consumer.Consumer], error) {
+	return store.Page[consumer.Consumer]{}, errConnRefused
+}
+
+func (unreachableStore) PutConsumer(context.Context, string, store.Mutator[consumer.Consumer]) (*consumer.Consumer, bool, error) {
+	return nil, false, errConnRefused
+}
+
+func TestUnavailableStoreIs503WithRetryAfter(t *testing.T) {
+	var logs strings.Builder
+	h := admin.New(unreachableStore{}, nil, admin.WithKey(testKey), admin.WithLogger(slogTo(&logs)))
+	for _, tc := range []struct{ method, path, body string }{
+		{http.MethodGet, "/api/consumers", ""},
+		{http.MethodPost, "/api/consumers", `{"username":"bob"}`},
+	} {
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.Header.Set("X-API-KEY", testKey)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		r := response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+		requireError(t, r, http.StatusServiceUnavailable, "unavailable")
+		require.Equal(t, "1", r.Header.Get("Retry-After"))
+		require.Contains(t, r.Body, "configuration store cannot be reached")
+		require.NotContains(t, r.Body, "10.0.0.9", "the store's address stays in the log")
+	}
+	require.Contains(t, logs.String(), "connection refused")
 }

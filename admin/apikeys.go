@@ -540,42 +540,25 @@ func (h *Handler) quotaKey(w http.ResponseWriter, r *http.Request, id string) (*
 	return cur, true
 }
 
-// listAPIKeysWhere answers a page of the API keys that keep accepts, ordered
-// by clientId. It reads the whole configuration (store.Snapshot).
-func (h *Handler) listAPIKeysWhere(w http.ResponseWriter, r *http.Request, keep func(*credential.Credential) bool) {
+// listAPIKeysWhere answers a page of the API keys that q selects (its
+// LookupPrefix is set here), ordered by clientId: a store query.
+func (h *Handler) listAPIKeysWhere(w http.ResponseWriter, r *http.Request, q store.CredentialQuery) {
 	opts, err := listOptions(r, false)
 	if err != nil {
 		h.fail(w, r, err, messages{})
 		return
 	}
-	snap, err := h.store.Snapshot(r.Context())
+	q.LookupPrefix = apikey.LookupPrefix
+	page, err := h.store.QueryCredentials(r.Context(), q, opts)
 	if err != nil {
 		h.fail(w, r, err, messages{})
 		return
 	}
-	type keyed struct {
-		id string
-		c  *credential.Credential
-	}
-	var all []keyed
-	for _, c := range snap.Credentials {
-		if c.Scheme() != apikey.Name || !strings.HasPrefix(c.Lookup, apikey.LookupPrefix) || (keep != nil && !keep(c)) {
-			continue
-		}
-		all = append(all, keyed{strings.TrimPrefix(c.Lookup, apikey.LookupPrefix), c})
-	}
-	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.id, b.id) })
-	out, err := pageOf(all, opts, "k", func(k keyed) string { return k.id },
-		func(k keyed) apiKeyBody { return h.apiKeyView(k.c, nil) })
-	if err != nil {
-		h.fail(w, r, err, messages{})
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(page, func(c *credential.Credential) apiKeyBody { return h.apiKeyView(c, nil) }))
 }
 
 func (h *Handler) listAPIKeys(w http.ResponseWriter, r *http.Request) {
-	h.listAPIKeysWhere(w, r, nil)
+	h.listAPIKeysWhere(w, r, store.CredentialQuery{})
 }
 
 // groupNamed returns whether ents authorize group id (credential.EntityNames).
@@ -594,7 +577,7 @@ func (h *Handler) listGroupAPIKeys(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, h.groupObjects().messages(id))
 		return
 	}
-	h.listAPIKeysWhere(w, r, func(c *credential.Credential) bool { return groupNamed(c.AuthorizedEntities, id) })
+	h.listAPIKeysWhere(w, r, store.CredentialQuery{AnyEntity: credential.EntityNames(credential.EntityGroup, id)})
 }
 
 func (h *Handler) createGroupAPIKey(w http.ResponseWriter, r *http.Request) {

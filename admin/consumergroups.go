@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -385,21 +383,27 @@ func consumerGroupConflict(err error, gatewayID string) error {
 	return err
 }
 
-// groupKeys returns the keys group id issued, ordered by id. It reads the
-// whole configuration (store.Snapshot).
-func (h *Handler) groupKeys(ctx context.Context, id string) ([]*credential.Credential, error) {
-	snap, err := h.store.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*credential.Credential
-	for _, c := range snap.Credentials {
-		if c.ConsumerGroup == id {
-			out = append(out, c)
+// groupKey returns the key keyID that group groupID issued, reading the
+// group's keys (a store query) page by page; store.ErrNotFound when there is
+// none.
+func (h *Handler) groupKey(ctx context.Context, groupID, keyID string) (*credential.Credential, error) {
+	q := store.CredentialQuery{ConsumerGroup: groupID}
+	opts := store.ListOptions{Limit: store.MaxListLimit}
+	for {
+		page, err := h.store.QueryCredentials(ctx, q, opts)
+		if err != nil {
+			return nil, err
 		}
+		for _, c := range page.Items {
+			if c.ID == keyID {
+				return c, nil
+			}
+		}
+		if page.Next == "" {
+			return nil, store.ErrNotFound
+		}
+		opts.Cursor = page.Next
 	}
-	slices.SortFunc(out, func(a, b *credential.Credential) int { return strings.Compare(a.ID, b.ID) })
-	return out, nil
 }
 
 func (h *Handler) listGroupKeys(w http.ResponseWriter, r *http.Request) {
@@ -412,17 +416,12 @@ func (h *Handler) listGroupKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	keys, err := h.groupKeys(r.Context(), g.ID)
+	page, err := h.store.QueryCredentials(r.Context(), store.CredentialQuery{ConsumerGroup: g.ID}, opts)
 	if err != nil {
 		h.fail(w, r, err, messages{})
 		return
 	}
-	out, err := pageOf(keys, opts, "g", func(c *credential.Credential) string { return c.ID }, h.keyView)
-	if err != nil {
-		h.fail(w, r, err, messages{})
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, listOf(page, h.keyView))
 }
 
 func (h *Handler) deleteGroupKey(w http.ResponseWriter, r *http.Request) {
@@ -432,17 +431,12 @@ func (h *Handler) deleteGroupKey(w http.ResponseWriter, r *http.Request) {
 	}
 	keyID := r.PathValue("key_id")
 	msgs := messages{notFound: fmt.Sprintf("key %q not found in consumer group %q", keyID, g.ID)}
-	keys, err := h.groupKeys(r.Context(), g.ID)
+	key, err := h.groupKey(r.Context(), g.ID, keyID)
 	if err != nil {
 		h.fail(w, r, err, msgs)
 		return
 	}
-	i := slices.IndexFunc(keys, func(c *credential.Credential) bool { return c.ID == keyID })
-	if i < 0 {
-		h.fail(w, r, store.ErrNotFound, msgs)
-		return
-	}
-	if err := h.store.DeleteCredential(r.Context(), keys[i].Consumer, keyID); err != nil {
+	if err := h.store.DeleteCredential(r.Context(), key.Consumer, keyID); err != nil {
 		h.fail(w, r, err, msgs)
 		return
 	}

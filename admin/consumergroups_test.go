@@ -161,7 +161,7 @@ func TestGroupKeys(t *testing.T) {
 		require.Len(t, page2["items"], 1)
 		require.Empty(t, page2["next"])
 		require.NotEqual(t, page["items"].([]any)[0].(map[string]any)["id"], page2["items"].([]any)[0].(map[string]any)["id"])
-		requireError(t, e.do(http.MethodGet, keys+"?cursor=azpr", nil), http.StatusBadRequest, "bad_request") // "k:k", an API-key cursor
+		requireError(t, e.do(http.MethodGet, keys+"?cursor=%21%21", nil), http.StatusBadRequest, "bad_request") // not a cursor the store issued
 		requireFields(t, e.do(http.MethodPost, keys, `{}`), "user_id")
 		requireFields(t, e.do(http.MethodPost, keys, `{"user_id":"a b"}`), "user_id")
 		requireFields(t, e.do(http.MethodPost, keys, `{"user_id":"u","expires_at":"2001-01-01T00:00:00Z"}`), "expires_at")

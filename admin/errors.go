@@ -21,14 +21,15 @@ const (
 	codePayloadTooLarge      = "payload_too_large"
 	codeUnsupportedMediaType = "unsupported_media_type"
 	codeInternal             = "internal"
+	codeUnavailable          = "unavailable"
 )
 
 // ErrorBody is the JSON body of every error response:
 // {"error": code, "message": sentence, "fields": {field: why}}.
 type ErrorBody struct {
 	// Code is one of bad_request, unauthorized, forbidden, not_found,
-	// method_not_allowed, conflict, payload_too_large, unsupported_media_type
-	// or internal.
+	// method_not_allowed, conflict, payload_too_large, unsupported_media_type,
+	// internal or unavailable.
 	Code string `json:"error"`
 	// Message is a sentence for humans.
 	Message string `json:"message"`
@@ -80,8 +81,9 @@ type messages struct {
 }
 
 // fail answers err: a *httpError as is, a validation error 400 with fields,
-// store.ErrNotFound 404, store.ErrConflict 409, anything else 500 (logged,
-// with a generic message).
+// store.ErrNotFound 404, store.ErrConflict 409, store.ErrUnavailable 503
+// with Retry-After (logged once per call, the store's error not shown), anything
+// else 500 (logged, with a generic message).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m messages) {
 	var he *httpError
 	var ve *validation.Error
@@ -115,6 +117,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m mess
 		writeError(w, e)
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, newError(http.StatusConflict, codeConflict, m.conflict))
+	case errors.Is(err, store.ErrUnavailable):
+		h.log.WarnContext(r.Context(), "admin: store unavailable",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+		w.Header().Set("Retry-After", "1")
+		writeError(w, newError(http.StatusServiceUnavailable, codeUnavailable,
+			"the configuration store cannot be reached; retry later"))
 	default:
 		h.log.ErrorContext(r.Context(), "admin: request failed",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))

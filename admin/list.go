@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/base64"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,35 +83,3 @@ func listOf[T, V any](p store.Page[T], view func(*T) V) List[V] {
 
 var errBadCursor = badRequest("the cursor is not one this server issued; start again without it",
 	map[string]string{"cursor": "is not a valid cursor"})
-
-// pageOf returns the page opts selects of items, which are sorted by the id
-// idOf gives, as a list of view(item). The cursor is kind + ":" + the last id
-// of the previous page, base64url-encoded; a cursor of another kind is
-// errBadCursor. It serves lists the store cannot page itself (API keys,
-// consumer-group keys), which are computed whole.
-func pageOf[T, V any](items []T, opts store.ListOptions, kind string, idOf func(T) string, view func(T) V) (List[V], error) {
-	after := ""
-	if opts.Cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
-		rest, ok := strings.CutPrefix(string(b), kind+":")
-		if err != nil || !ok {
-			return List[V]{}, errBadCursor
-		}
-		after = rest
-	}
-	out := List[V]{Items: []V{}, Total: len(items)}
-	last := ""
-	for _, it := range items {
-		id := idOf(it)
-		if after != "" && id <= after {
-			continue
-		}
-		if len(out.Items) == opts.Limit {
-			out.Next = base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + last))
-			break
-		}
-		out.Items = append(out.Items, view(it))
-		last = id
-	}
-	return out, nil
-}

@@ -7,7 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/consumergroup"
@@ -27,6 +29,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrInvalidCursor: ListOptions.Cursor is not one the store issued.
 	ErrInvalidCursor = errors.New("invalid list cursor")
+	// ErrUnavailable: the back-end cannot be reached (connection refused,
+	// lost or timed out). The admin API answers 503 for it; a gateway keeps
+	// serving its last good view until the store is back.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // ConflictRule names the rule a write refused with ErrConflict would break.
@@ -120,6 +126,39 @@ type ListOptions struct {
 	Tag string
 }
 
+// CredentialQuery selects credentials of every consumer
+// (Store.QueryCredentials). A zero field selects everything; the fields that
+// are set must all match.
+type CredentialQuery struct {
+	// LookupPrefix keeps the credentials whose Lookup starts with it
+	// (apikey.LookupPrefix: the Otoroshi API keys).
+	LookupPrefix string
+	// ConsumerGroup keeps the keys issued by the consumer group with this id.
+	ConsumerGroup string
+	// AnyEntity, when not empty, keeps the credentials whose
+	// AuthorizedEntities hold at least one of these names.
+	AnyEntity []string
+}
+
+// Match reports whether q selects c (for back-ends that filter in Go).
+func (q *CredentialQuery) Match(c *credential.Credential) bool {
+	if c.Lookup == "" || !strings.HasPrefix(c.Lookup, q.LookupPrefix) {
+		return false
+	}
+	if q.ConsumerGroup != "" && c.ConsumerGroup != q.ConsumerGroup {
+		return false
+	}
+	if len(q.AnyEntity) == 0 {
+		return true
+	}
+	for _, e := range c.AuthorizedEntities {
+		if slices.Contains(q.AnyEntity, e) {
+			return true
+		}
+	}
+	return false
+}
+
 // Page is one page of a list.
 type Page[T any] struct {
 	// Items in id order.
@@ -211,6 +250,10 @@ type Store interface {
 	// ListCredentials returns a page of the consumer's credentials ordered by
 	// id; ErrNotFound when the consumer does not exist.
 	ListCredentials(ctx context.Context, username string, opts ListOptions) (Page[credential.Credential], error)
+	// QueryCredentials returns a page of the credentials of every consumer
+	// that q selects, ordered by Lookup in byte order; credentials with an
+	// empty Lookup never match. opts.Labels and opts.Tag are ignored.
+	QueryCredentials(ctx context.Context, q CredentialQuery, opts ListOptions) (Page[credential.Credential], error)
 
 	// GetRoute returns the route id.
 	GetRoute(ctx context.Context, id string) (*route.Route, error)

@@ -1,5 +1,5 @@
 // Package testnet holds network peers that misbehave on purpose, for the
-// project's own tests: a backend that accepts connections and never answers.
+// project's own tests: a backend that never answers, a proxy that can cut a server away.
 package testnet
 
 import (

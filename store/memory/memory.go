@@ -169,6 +169,21 @@ func (s *Store) ListConsumers(_ context.Context, opts store.ListOptions) (store.
 
 // ---- credentials ----
 
+// QueryCredentials returns a page of the credentials of every consumer that q
+// selects, ordered by Lookup. It reads every credential with a Lookup: the
+// memory store keeps no index of the query's fields.
+func (s *Store) QueryCredentials(_ context.Context, q store.CredentialQuery, opts store.ListOptions) (store.Page[credential.Credential], error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	byLookup := make(map[string]*credential.Credential)
+	for l, k := range s.lookups {
+		if c := s.creds[k.username][k.id]; q.Match(c) {
+			byLookup[l] = c
+		}
+	}
+	return list(byLookup, opts, nil, (*credential.Credential).Clone)
+}
+
 // GetCredential returns the credential id of the consumer username.
 func (s *Store) GetCredential(_ context.Context, username, id string) (*credential.Credential, error) {
 	s.mu.RLock()

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Consumers", testConsumers},
 		{"Credentials", testCredentials},
 		{"FindCredential", testFindCredential},
+		{"QueryCredentials", testQueryCredentials},
 		{"ConsumerWithCredential", testConsumerWithCredential},
 		{"Routes", testRoutes},
 		{"Groups", testGroups},

@@ -1,0 +1,296 @@
+// Package postgres is a store.Store in PostgreSQL, shared by every gateway
+// instance that opens the same database and schema.
+//
+// Each write is one transaction that appends its changes to an outbox table
+// and NOTIFYs them; every Store keeps one LISTEN connection that wakes its
+// watchers, which read the outbox after the last change they delivered (a
+// poll every second covers a lost notification). When the database cannot be
+// reached, calls fail with errors matching store.ErrUnavailable, watch
+// channels stay open, and once the listener is back every watcher receives
+// store.KindReset. See store/internal/sqlstore for the schema.
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gatehousehq/gatehouse/store"
+	"github.com/gatehousehq/gatehouse/store/internal/sqlstore"
+)
+
+// core is the shared implementation the Store embeds.
+type core = sqlstore.Store
+
+// Store is a store.Store kept in PostgreSQL. Open it with Open and Close it
+// when done. It is safe for concurrent use.
+type Store struct {
+	*core
+	db     *sql.DB
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	log    *slog.Logger
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	schema         string
+	connectTimeout time.Duration
+	maxConns       int
+	appName        string
+	poll           time.Duration
+	logger         *slog.Logger
+}
+
+// WithSchema keeps the store's tables in schema (created when missing)
+// instead of the connection's default search_path.
+func WithSchema(schema string) Option { return func(o *options) { o.schema = schema } }
+
+// WithConnectTimeout bounds every connection attempt (default 2 s): while the
+// server is unreachable, calls fail with store.ErrUnavailable within it.
+func WithConnectTimeout(d time.Duration) Option { return func(o *options) { o.connectTimeout = d } }
+
+// WithMaxConns bounds the connections of the pool (default 10), besides the
+// one LISTEN connection.
+func WithMaxConns(n int) Option { return func(o *options) { o.maxConns = n } }
+
+// WithApplicationName sets the connections' application_name (default
+// "gatehouse").
+func WithApplicationName(name string) Option { return func(o *options) { o.appName = name } }
+
+// WithPoll sets how often watchers read the outbox when no notification woke
+// them (default 1 s).
+func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithLogger sets where the listener logs losing and regaining its
+// connection (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// Open connects to the database dsn names (a postgres:// URL or key=value
+// string), applies the migrations it lacks and starts listening for the
+// changes of other instances.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{connectTimeout: 2 * time.Second, maxConns: 10, appName: "gatehouse", poll: time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgconn's parse errors leave the password out.
+		return nil, fmt.Errorf("store: postgres: %w", err)
+	}
+	cfg.ConnectTimeout = o.connectTimeout
+	cfg.RuntimeParams["application_name"] = o.appName
+	if o.schema != "" {
+		cfg.RuntimeParams["search_path"] = quoteIdent(o.schema)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(o.maxConns)
+	db.SetMaxIdleConns(o.maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+
+	channel := channelName(o.schema)
+	d := dialect
+	d.LockMigrations = func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "gatehouse:"+o.schema); err != nil {
+			return err
+		}
+		if o.schema == "" {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(o.schema)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "SET LOCAL search_path TO "+quoteIdent(o.schema))
+		return err
+	}
+	d.Flush = func(ctx context.Context, tx *sql.Tx, changes []store.Change, at int64) (int64, error) {
+		return flush(ctx, tx, channel, changes, at)
+	}
+	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	s := &Store{core: c, db: db, cancel: cancel, log: o.logger}
+	s.wg.Add(1)
+	go s.listen(lctx, cfg, channel)
+	return s, nil
+}
+
+// Close stops the listener and the watchers and closes the pool.
+func (s *Store) Close() error {
+	s.cancel()
+	s.wg.Wait()
+	s.core.Close()
+	return s.db.Close()
+}
+
+// listen keeps one LISTEN connection and wakes the watchers on every
+// notification. When the connection is lost it reconnects with backoff and,
+// having maybe missed notifications, resets every watcher.
+func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, channel string) {
+	defer s.wg.Done()
+	const minBackoff, maxBackoff = 100 * time.Millisecond, time.Second
+	backoff, lost := minBackoff, false
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			if _, err = conn.Exec(ctx, "LISTEN "+quoteIdent(channel)); err != nil {
+				conn.Close(context.Background())
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !lost {
+				s.log.Warn("store: postgres: change listener lost its connection", "err", err)
+				lost = true
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		backoff = minBackoff
+		if lost {
+			s.log.Info("store: postgres: change listener reconnected")
+			lost = false
+			s.core.ResetWatchers()
+		}
+		s.core.Wake()
+		err = s.wait(ctx, conn)
+		conn.Close(context.Background())
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("store: postgres: change listener lost its connection", "err", err)
+		lost = true
+	}
+}
+
+// wait wakes the watchers on each notification of conn until it fails. A
+// quiet connection is checked every 15 s, so that a silently dead one is
+// noticed.
+func (s *Store) wait(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			s.core.Wake()
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = conn.Ping(pctx)
+			cancel()
+			if err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// flushQuery takes the transaction's sequence numbers, appends its changes
+// to the outbox and notifies the channel, in one round trip.
+const flushQuery = `WITH f AS (UPDATE feed SET seq = seq + $1::bigint WHERE one = 1 RETURNING seq),
+ins AS (INSERT INTO changes (seq, at_ms, kind, deleted, consumer, id)
+	SELECT f.seq - $1::bigint + c.ord, $2, c.kind, c.deleted, c.consumer, c.id
+	FROM f, unnest($3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS c (kind, deleted, consumer, id, ord))
+SELECT f.seq, pg_notify($7, f.seq::text) IS NULL FROM f`
+
+func flush(ctx context.Context, tx *sql.Tx, channel string, changes []store.Change, at int64) (int64, error) {
+	kinds := make([]int32, len(changes))
+	deleted := make([]int32, len(changes))
+	consumers := make([]string, len(changes))
+	ids := make([]string, len(changes))
+	for i, c := range changes {
+		kinds[i], consumers[i], ids[i] = int32(c.Kind), c.Consumer, c.ID
+		if c.Deleted {
+			deleted[i] = 1
+		}
+	}
+	var seq int64
+	var null bool
+	err := tx.QueryRowContext(ctx, flushQuery, int64(len(changes)), at, kinds, deleted, consumers, ids, channel).Scan(&seq, &null)
+	return seq, err
+}
+
+// channelName is the NOTIFY channel of the store in schema: at most 63 bytes.
+func channelName(schema string) string {
+	if schema == "" {
+		return "gatehouse_changes"
+	}
+	sum := sha256.Sum256([]byte(schema))
+	return "gatehouse_changes_" + hex.EncodeToString(sum[:12])
+}
+
+// quoteIdent quotes an SQL identifier.
+func quoteIdent(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// dialect is PostgreSQL's: $n placeholders, row locks, byte-order text and
+// jsonb documents; repeatable-read snapshots for lists and Snapshot.
+var dialect = sqlstore.Dialect{
+	Name:      "postgres",
+	Numbered:  true,
+	ForUpdate: " FOR UPDATE",
+	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSONB"},
+	ReadTx:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	Classify:  classify,
+}
+
+func classify(err error) (sqlstore.ErrorClass, string) {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch {
+		case pgErr.Code == "23505":
+			return sqlstore.ErrUnique, pgErr.ConstraintName
+		case pgErr.Code == "23503":
+			return sqlstore.ErrForeignKey, pgErr.ConstraintName
+		case pgErr.Code == "40001" || pgErr.Code == "40P01":
+			return sqlstore.ErrRetry, ""
+		case pgErr.Code[:2] == "08", pgErr.Code == "57P01", pgErr.Code == "57P02", pgErr.Code == "57P03", pgErr.Code == "53300":
+			return sqlstore.ErrUnavailable, ""
+		}
+		return sqlstore.ErrOther, ""
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &connectErr), errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, net.ErrClosed), errors.Is(err, pgconn.ErrConnClosed),
+		pgconn.Timeout(err), pgconn.SafeToRetry(err):
+		return sqlstore.ErrUnavailable, ""
+	}
+	return sqlstore.ErrOther, ""
+}
