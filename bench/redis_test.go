@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	ulule "github.com/ulule/limiter/v3"
 	ululeredis "github.com/ulule/limiter/v3/drivers/store/redis"
 
+	"github.com/gatehousehq/gatehouse/internal/testenv"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/redislimiter"
 )
@@ -149,11 +149,7 @@ var redisSides = []redisSide{
 // (redis://127.0.0.1:6379/0); every key it writes is under a random prefix,
 // deleted at the end.
 func BenchmarkRedis(b *testing.B) {
-	url := os.Getenv("GATEHOUSE_TEST_REDIS")
-	if url == "" {
-		b.Skip("set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run this benchmark against a real server")
-	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redis.ParseURL(testenv.Redis(b))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
@@ -258,11 +260,11 @@ func (l *logLines) get() []slog.Level {
 
 // failingClient connects through a proxy the test cuts, with short timeouts
 // and no retries, so that an outage shows at once.
-func failingClient(t *testing.T) (*redis.Client, *proxy) {
+func failingClient(t *testing.T) (*redis.Client, *testnet.Proxy) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(testenv.Redis(t))
 	require.NoError(t, err)
-	p := newProxy(t, opt.Addr)
+	p := testnet.NewProxy(t, opt.Addr)
 	opt.Addr = p.Addr()
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 	opt.MaxRetries = -1
