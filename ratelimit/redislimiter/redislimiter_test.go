@@ -365,3 +365,28 @@ func TestNew(t *testing.T) {
 	_, err = l.Allow(context.Background(), "k", ratelimit.Limit{Count: 1, Window: time.Second}, 1)
 	require.ErrorIs(t, err, redislimiter.ErrUnavailable, "nothing listens on port 1")
 }
+
+// A weight over Count is refused and charges nothing even where float64
+// cannot tell it from Count (2⁶⁰ + 1).
+func TestTooHeavyHugeCount(t *testing.T) {
+	c := newClient(t, "")
+	l := redislimiter.New(c, redislimiter.WithPrefix(testPrefix(t, c)))
+	ctx := context.Background()
+	huge := ratelimit.Limit{Count: 1 << 60, Window: 1 << 61}
+	d, err := l.Allow(ctx, "k", huge, huge.Count+1)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Equal(t, huge.Window, d.RetryAfter)
+	other := ratelimit.Limit{Count: 10, Window: time.Minute}
+	out := make([]ratelimit.Decision, 2)
+	ok, err := l.AllowAll(ctx, []ratelimit.Request{{Key: "a", Limit: huge}, {Key: "b", Limit: other}}, huge.Count+1, out)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.False(t, out[0].Allowed)
+	require.False(t, out[1].Allowed)
+	for _, k := range []string{"k", "a"} {
+		d, err = l.Allow(ctx, k, huge, 0)
+		require.NoError(t, err)
+		require.Equal(t, huge.Count, d.Remaining, "%s: nothing charged", k)
+	}
+}
