@@ -390,3 +390,32 @@ func TestTooHeavyHugeCount(t *testing.T) {
 		require.Equal(t, huge.Count, d.Remaining, "%s: nothing charged", k)
 	}
 }
+
+// A key prepared once (ratelimit.KeyPreparer) names the same Redis key as
+// the key itself; one prepared by another limiter is ignored.
+func TestPrepareKey(t *testing.T) {
+	c := newClient(t, "")
+	hook := &counter{}
+	c.AddHook(hook)
+	prefix := testPrefix(t, c)
+	l := redislimiter.New(c, redislimiter.WithPrefix(prefix))
+	other := redislimiter.New(c, redislimiter.WithPrefix(prefix+"other:"))
+	lim := ratelimit.Limit{Count: 10, Window: time.Minute}
+	ctx := context.Background()
+	call := func(prepared ...any) []string {
+		t.Helper()
+		reqs := []ratelimit.Request{{Key: "{t}:a", Limit: lim, Prepared: prepared[0]}, {Key: "{t}:b", Limit: lim, Prepared: prepared[1]}}
+		ok, err := l.AllowAll(ctx, reqs, 1, make([]ratelimit.Decision, 2))
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, keys := hook.take()
+		return keys
+	}
+	want := []string{prefix + "r:{t}:a", prefix + "r:{t}:b"}
+	require.Equal(t, want, call(nil, nil))
+	require.Equal(t, want, call(l.PrepareKey("{t}:a"), l.PrepareKey("{t}:b")))
+	require.Equal(t, want, call(other.PrepareKey("{t}:a"), "not a prepared key"))
+	d, err := l.Allow(ctx, "{t}:a", lim, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), d.Remaining, "three charges on one counter")
+}
