@@ -93,8 +93,8 @@ var redisSides = []redisSide{
 			return r.Allowed > 0
 		}
 	}},
-	// ulule/limiter v3's Redis store: a fixed window, INCR and EXPIRE in one
-	// EVALSHA.
+	// ulule/limiter v3's Redis store: a fixed window, INCRBY then PEXPIRE
+	// (new key) or PTTL in one EVALSHA.
 	{"ulule", func(b *testing.B, c *redis.Client, prefix string) func(context.Context, string) bool {
 		st, err := ululeredis.NewStoreWithOptions(c, ulule.StoreOptions{Prefix: prefix, MaxRetry: 1})
 		if err != nil {
