@@ -102,7 +102,7 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 // WithRoutes, and keeps the gateway's view of s fresh until Close. ctx bounds
 // the initial load only.
 func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
-	cfg := config{logger: slog.Default(), retry: time.Second}
+	cfg := config{logger: slog.Default(), retry: DefaultRetryInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}

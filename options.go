@@ -60,9 +60,15 @@ func WithRoutes(routes ...route.Route) Option {
 	return func(c *config) { c.routes = append(c.routes, routes...) }
 }
 
+// DefaultRetryInterval is how long a gateway waits, after a failed read of
+// its store, before it reads it again (WithRetryInterval).
+const DefaultRetryInterval = 250 * time.Millisecond
+
 // WithRetryInterval sets how long the gateway waits before it reads the store
-// again after a failed read; the default is one second. The last good view
-// keeps serving meanwhile.
+// again after a failed read (DefaultRetryInterval without this option). The
+// last good view keeps serving meanwhile; a read that fails while the store is
+// down is cheap (a refused connection), so retrying often costs little and
+// brings the view back soon after the store.
 func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retry = d } }
 
 // WithLimiter sets the limiter that keeps rate-limit and quota state; the

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -51,6 +52,20 @@ var (
 	adminLineRE = regexp.MustCompile(`(?m)^admin API listening on (\S+)$`)
 )
 
+// withOwnStore returns env with GATEHOUSE_STORE set to a new SQLite file in
+// a temporary directory, unless env has it already.
+func withOwnStore(t *testing.T, env map[string]string) map[string]string {
+	t.Helper()
+	if _, ok := env["GATEHOUSE_STORE"]; ok {
+		return env
+	}
+	out := map[string]string{"GATEHOUSE_STORE": "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db")}
+	for k, v := range env {
+		out[k] = v
+	}
+	return out
+}
+
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
 }
@@ -65,9 +80,12 @@ func startGateway(t *testing.T, extra ...string) *gateway {
 
 // startGatewayWith starts run with exactly args and env, waits until it has
 // printed both listening lines, and on cleanup stops it and checks that it
-// shut down gracefully.
+// shut down gracefully. Unless env names GATEHOUSE_STORE (even as ""), the
+// gateway gets a SQLite store of its own in a temporary directory, not the
+// default gatehouse.db of the working directory.
 func startGatewayWith(t *testing.T, args []string, env map[string]string) *gateway {
 	t.Helper()
+	env = withOwnStore(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &gateway{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- run(ctx, args, envFunc(env), g.stdout, g.stderr) }()
@@ -120,6 +138,7 @@ func (g *gateway) stop(t *testing.T) (err error, stopped bool) {
 // error, failing the test when run does not return within 5 s.
 func runExpectingError(t *testing.T, args []string, env map[string]string) (stdout, stderr string, err error) {
 	t.Helper()
+	env = withOwnStore(t, env)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out, errOut syncBuffer

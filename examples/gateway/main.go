@@ -30,8 +30,6 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
-	"github.com/gatehousehq/gatehouse/store"
-	"github.com/gatehousehq/gatehouse/store/memory"
 )
 
 func main() {
@@ -73,11 +71,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.adminListen, "admin-listen", "GATEHOUSE_ADMIN_LISTEN", "127.0.0.1:8080", "admin API address")
 	str(&o.adminKey, "admin-key", "GATEHOUSE_ADMIN_KEY", "", "admin API key; a random one is generated and printed when empty")
 	str(&o.gatewayID, "gateway-id", "GATEHOUSE_GATEWAY_ID", "default", "the gateway this data plane serves")
-	str(&o.store, "store", "GATEHOUSE_STORE", "memory", "configuration store: memory")
-	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory")
+	str(&o.store, "store", "GATEHOUSE_STORE", defaultStore, "configuration store: sqlite://file.db (embedded, persistent), postgres://user@host/db (shared by many instances) or memory")
+	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory, or redis://host:6379/0 (shared by many instances: limits, API-key quotas, hmac-auth replay protection)")
 	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
-	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; random per process when empty")
+	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; when empty: a key file beside a SQLite database (created once, mode 0600), random per process with -store memory, required with PostgreSQL")
 
 	// Numbers: an environment value that does not parse is reported unless
 	// the flag itself is given; negative values are refused.
@@ -166,17 +164,6 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 // defaultMaxHeaderBytes is the default -max-header-bytes: 64 KiB.
 const defaultMaxHeaderBytes = 64 << 10
 
-func openStore(spec string) (store.Store, error) {
-	switch {
-	case spec == "memory":
-		return memory.New(), nil
-	case strings.HasPrefix(spec, "sqlite:"), strings.HasPrefix(spec, "postgres:"), strings.HasPrefix(spec, "postgresql:"):
-		return nil, fmt.Errorf("-store %q: this build supports only the memory store", redact(spec))
-	default:
-		return nil, fmt.Errorf("-store %q: want memory, sqlite:///path/file.db or postgres://user@host/db", redact(spec))
-	}
-}
-
 // redact hides every password in a store or limiter address before it is
 // printed: the user-info password of a URL, password-like query parameters,
 // and password=... in a key=value connection string.
@@ -213,13 +200,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if o.limiter != "memory" {
-		return fmt.Errorf("-limiter %q: this build supports only the memory limiter", redact(o.limiter))
-	}
-	st, err := openStore(o.store)
-	if err != nil {
-		return err
-	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID)}
 	if o.trustedProxies != "" {
@@ -234,13 +214,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		gwOpts = append(gwOpts, gatehouse.WithTrustedProxies(proxies...))
 	}
+	var ring *keyring.Ring
 	if o.secretKeys != "" {
-		ring, err := keyring.Parse(o.secretKeys)
-		if err != nil {
+		if ring, err = keyring.Parse(o.secretKeys); err != nil {
 			return fmt.Errorf("-secret-keys: %w", err)
 		}
 		gwOpts = append(gwOpts, gatehouse.WithKeyRing(ring))
 	}
+	be, err := openBackends(ctx, o, ring, log)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	st := be.store
+	gwOpts = append(gwOpts, be.opts...)
 	upstream := gatehouse.DefaultUpstreamTransport()
 	upstream.DialContext = (&net.Dialer{Timeout: o.upstreamDial, KeepAlive: 30 * time.Second}).DialContext
 	upstream.ResponseHeaderTimeout = o.upstreamResponseHeader
@@ -285,6 +272,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	if generated {
 		fmt.Fprintf(stdout, "admin key (generated, shown once): %s\n", o.adminKey)
+	}
+	for _, n := range be.notes {
+		fmt.Fprintln(stdout, n)
 	}
 	fmt.Fprintf(stdout, "gateway %q, store %s, limiter %s\n", o.gatewayID, redact(o.store), o.limiter)
 	fmt.Fprintf(stdout, "data plane listening on %s\n", dataLn.Addr())
