@@ -181,17 +181,24 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, 
 	if err := check(limit, n); err != nil {
 		return ratelimit.Decision{}, err
 	}
-	args := l.appendNow(append(make([]any, 0, 5), n))
+	// A weight over Count can never pass: the script only reads the key
+	// (n = 0), so that no float rounding of a huge n can charge it.
+	sent := n
+	if n > limit.Count {
+		sent = 0
+	}
+	args := l.appendNow(append(make([]any, 0, 5), sent))
 	args = append(args, limit.Count, int64(limit.Window)/limit.Count)
-	res, err := gcraScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64Slice()
+	res, err := allowScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64()
 	if err != nil {
 		return ratelimit.Decision{}, unavailable("allow", err)
 	}
-	if len(res) != 3 {
-		return ratelimit.Decision{}, unavailable("allow", fmt.Errorf("script answered %d values, want 3", len(res)))
-	}
 	var d ratelimit.Decision
-	decide(&d, res[1] == 1, res[2], limit, n)
+	if res >= 0 {
+		decide(&d, sent == n, res, limit, n)
+	} else {
+		decide(&d, false, -1-res, limit, n)
+	}
 	return d, nil
 }
 
@@ -248,7 +255,8 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 	}
 	var kbuf [4]string
 	keys := kbuf[:0]
-	args := l.appendNow(append(make([]any, 0, 3+2*len(reqs)), n))
+	args := make([]any, 1, 3+2*len(reqs))
+	tooHeavy := false // n is over a Count: the call cannot pass
 	for i := range reqs {
 		r := &reqs[i]
 		if err := check(r.Limit, n); err != nil {
@@ -259,6 +267,17 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 				return false, fmt.Errorf("redislimiter: %w: key %q appears twice (requests %d and %d)", ratelimit.ErrInvalidLimit, r.Key, j, i)
 			}
 		}
+		tooHeavy = tooHeavy || n > r.Limit.Count
+	}
+	// A call that cannot pass only reads the keys (n = 0); each decision is
+	// then computed here from the backlog, exactly.
+	args[0] = n
+	if tooHeavy {
+		args[0] = int64(0)
+	}
+	args = l.appendNow(args)
+	for i := range reqs {
+		r := &reqs[i]
 		keys = append(keys, l.keyOf(r))
 		args = append(args, r.Limit.Count, int64(r.Limit.Window)/r.Limit.Count)
 	}
@@ -270,10 +289,16 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 		return false, unavailable("allow all", fmt.Errorf("script answered %d values, want %d", len(res), 1+2*len(reqs)))
 	}
 	for i := range reqs {
+		lim, backlog := reqs[i].Limit, res[2+2*i]
+		fits := res[1+2*i] == 1
+		if tooHeavy {
+			interval := int64(lim.Window) / lim.Count
+			fits = n <= lim.Count && backlog+n*interval <= interval*lim.Count
+		}
 		out[i] = ratelimit.Decision{}
-		decide(&out[i], res[1+2*i] == 1, res[2+2*i], reqs[i].Limit, n)
+		decide(&out[i], fits, backlog, lim, n)
 	}
-	return res[0] == 1, nil
+	return res[0] == 1 && !tooHeavy, nil
 }
 
 // Reset forgets key's usage (ratelimit.Resetter): one DEL.

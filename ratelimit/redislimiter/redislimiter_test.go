@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
@@ -258,11 +260,11 @@ func (l *logLines) get() []slog.Level {
 
 // failingClient connects through a proxy the test cuts, with short timeouts
 // and no retries, so that an outage shows at once.
-func failingClient(t *testing.T) (*redis.Client, *proxy) {
+func failingClient(t *testing.T) (*redis.Client, *testnet.Proxy) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(testenv.Redis(t))
 	require.NoError(t, err)
-	p := newProxy(t, opt.Addr)
+	p := testnet.NewProxy(t, opt.Addr)
 	opt.Addr = p.Addr()
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 	opt.MaxRetries = -1
@@ -362,4 +364,96 @@ func TestNew(t *testing.T) {
 	require.ErrorIs(t, err, ratelimit.ErrInvalidLimit, "invalid limits are refused before Redis is asked")
 	_, err = l.Allow(context.Background(), "k", ratelimit.Limit{Count: 1, Window: time.Second}, 1)
 	require.ErrorIs(t, err, redislimiter.ErrUnavailable, "nothing listens on port 1")
+}
+
+// A weight over Count is refused and charges nothing even where float64
+// cannot tell it from Count (2⁶⁰ + 1).
+func TestTooHeavyHugeCount(t *testing.T) {
+	c := newClient(t, "")
+	l := redislimiter.New(c, redislimiter.WithPrefix(testPrefix(t, c)))
+	ctx := context.Background()
+	huge := ratelimit.Limit{Count: 1 << 60, Window: 1 << 61}
+	d, err := l.Allow(ctx, "k", huge, huge.Count+1)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Equal(t, huge.Window, d.RetryAfter)
+	other := ratelimit.Limit{Count: 10, Window: time.Minute}
+	out := make([]ratelimit.Decision, 2)
+	ok, err := l.AllowAll(ctx, []ratelimit.Request{{Key: "a", Limit: huge}, {Key: "b", Limit: other}}, huge.Count+1, out)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.False(t, out[0].Allowed)
+	require.False(t, out[1].Allowed)
+	for _, k := range []string{"k", "a"} {
+		d, err = l.Allow(ctx, k, huge, 0)
+		require.NoError(t, err)
+		require.Equal(t, huge.Count, d.Remaining, "%s: nothing charged", k)
+	}
+}
+
+// A key prepared once (ratelimit.KeyPreparer) names the same Redis key as
+// the key itself; one prepared by another limiter is ignored.
+func TestPrepareKey(t *testing.T) {
+	c := newClient(t, "")
+	hook := &counter{}
+	c.AddHook(hook)
+	prefix := testPrefix(t, c)
+	l := redislimiter.New(c, redislimiter.WithPrefix(prefix))
+	other := redislimiter.New(c, redislimiter.WithPrefix(prefix+"other:"))
+	lim := ratelimit.Limit{Count: 10, Window: time.Minute}
+	ctx := context.Background()
+	call := func(prepared ...any) []string {
+		t.Helper()
+		reqs := []ratelimit.Request{{Key: "{t}:a", Limit: lim, Prepared: prepared[0]}, {Key: "{t}:b", Limit: lim, Prepared: prepared[1]}}
+		ok, err := l.AllowAll(ctx, reqs, 1, make([]ratelimit.Decision, 2))
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, keys := hook.take()
+		return keys
+	}
+	want := []string{prefix + "r:{t}:a", prefix + "r:{t}:b"}
+	require.Equal(t, want, call(nil, nil))
+	require.Equal(t, want, call(l.PrepareKey("{t}:a"), l.PrepareKey("{t}:b")))
+	require.Equal(t, want, call(other.PrepareKey("{t}:a"), "not a prepared key"))
+	d, err := l.Allow(ctx, "{t}:a", lim, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), d.Remaining, "three charges on one counter")
+}
+
+// forgetful sends its first EVALSHA with a digest the server does not hold,
+// as after a SCRIPT FLUSH or a fail-over to a server that never ran the
+// script (which a test of a shared server cannot cause).
+type forgetful struct {
+	*redis.Client
+	calls atomic.Int32
+}
+
+func (f *forgetful) EvalSha(ctx context.Context, sha string, keys []string, args ...any) *redis.Cmd {
+	if f.calls.Add(1) == 1 {
+		sha = "0000000000000000000000000000000000000000"
+	}
+	return f.Client.EvalSha(ctx, sha, keys, args...)
+}
+
+// A NOSCRIPT answer costs one more round trip (EVAL, which loads the
+// script again) and is not an error.
+func TestNoScript(t *testing.T) {
+	c := newClient(t, "")
+	hook := &counter{}
+	c.AddHook(hook)
+	l := redislimiter.New(&forgetful{Client: c}, redislimiter.WithPrefix(testPrefix(t, c)))
+	ctx := context.Background()
+	require.NoError(t, c.Ping(ctx).Err())
+	hook.take()
+	lim := ratelimit.Limit{Count: 10, Window: time.Minute}
+	d, err := l.Allow(ctx, "k", lim, 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(9), d.Remaining)
+	trips, _ := hook.take()
+	require.Equal(t, 2, trips, "EVALSHA answered NOSCRIPT, then EVAL")
+	d, err = l.Allow(ctx, "k", lim, 1)
+	require.NoError(t, err)
+	require.Equal(t, int64(8), d.Remaining)
+	trips, _ = hook.take()
+	require.Equal(t, 1, trips, "EVALSHA again")
 }
