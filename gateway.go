@@ -376,9 +376,10 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 	switch ch.Kind {
 	case store.KindConsumer:
 		c, err := g.store.GetConsumer(ctx, ch.Consumer)
+		// No plans.Invalidate: plans are kept with the consumer's value,
+		// and the view now holds a new one (Gateway.plan).
 		if errors.Is(err, store.ErrNotFound) {
 			g.view.setConsumer(ch.Consumer, nil)
-			g.plans.Invalidate()
 			return nil
 		}
 		if err != nil {
@@ -386,7 +387,6 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 		}
 		known := g.view.hasConsumer(ch.Consumer)
 		g.view.setConsumer(ch.Consumer, c)
-		g.plans.Invalidate() // its plugins or its group may have changed
 		if !known {
 			return g.loadCredentials(ctx, ch.Consumer)
 		}
