@@ -271,6 +271,22 @@ func (g *Gateway) Close() error {
 // examples.
 func (g *Gateway) Refresh(ctx context.Context) error { return g.reload(ctx) }
 
+// Bounds on the store calls that keep the view fresh, so that a store that
+// hangs (a database server that stops answering without refusing
+// connections) is treated as failed and retried rather than waited for
+// forever: one change is a few small reads, a reload reads everything.
+var (
+	applyTimeout  = 10 * time.Second
+	reloadTimeout = 5 * time.Minute
+)
+
+// reloadWithin is reload bounded by d.
+func (g *Gateway) reloadWithin(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return g.reload(ctx)
+}
+
 // reload reads the whole configuration and replaces the view.
 func (g *Gateway) reload(ctx context.Context) error {
 	g.syncMu.Lock()
@@ -330,7 +346,7 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 					continue
 				}
 			}
-			if err := g.reload(ctx); err != nil {
+			if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
 				fail(err)
 				continue
 			}
@@ -355,13 +371,15 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 				continue // a full reload is due anyway
 			}
 			if ch.Kind == store.KindReset {
-				if err := g.reload(ctx); err != nil {
+				if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
 					fail(err)
 				}
 				continue
 			}
 			g.syncMu.Lock()
-			err := g.apply(ctx, ch)
+			actx, cancel := context.WithTimeout(ctx, applyTimeout)
+			err := g.apply(actx, ch)
+			cancel()
 			g.syncMu.Unlock()
 			if err != nil {
 				fail(err)
