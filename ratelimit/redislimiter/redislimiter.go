@@ -85,6 +85,33 @@ func WithPrefix(p string) Option { return func(l *Limiter) { l.prefix = p } }
 // slower than real time.
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock = now } }
 
+// WithPipelining sets how many pipelines of concurrent decisions may be in
+// flight at once (see the package doc, "Pipelining"); 0 turns pipelining
+// off, every decision then its own command. Without it the limiter allows
+// one per 8 connections of the client's pool (PoolSize, per node for a
+// cluster), at least 1; DefaultPipelines for a client of another type.
+func WithPipelining(n int) Option { return func(l *Limiter) { l.pipelines = max(n, 0) } }
+
+// DefaultPipelines is the number of pipelines in flight at once when
+// neither WithPipelining nor the client's pool size says otherwise.
+const DefaultPipelines = 2
+
+// defaultPipelines is one pipeline per 8 pool connections, at least 1.
+func defaultPipelines(c redis.UniversalClient) int {
+	var pool int
+	switch c := c.(type) {
+	case *redis.Client:
+		pool = c.Options().PoolSize
+	case *redis.ClusterClient:
+		pool = c.Options().PoolSize
+	case *redis.Ring:
+		pool = c.Options().PoolSize
+	default:
+		return DefaultPipelines
+	}
+	return max(pool/8, 1)
+}
+
 // Limiter keeps rate limits, quotas and replay entries in Redis. It
 // implements ratelimit.Limiter, ratelimit.Resetter, ratelimit.MultiLimiter,
 // ratelimit.KeyPreparer, ratelimit.QuotaCounter and ratelimit.QuotaClock, and
@@ -98,9 +125,11 @@ func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock 
 // 2⁵² ns (about 52 days); longer windows are computed in float64 and may
 // differ by a few hundred nanoseconds.
 type Limiter struct {
-	client redis.UniversalClient
-	prefix string
-	clock  func() time.Time
+	client    redis.UniversalClient
+	prefix    string
+	clock     func() time.Time
+	pipelines int // WithPipelining's n, or −1 for the default
+	b         batcher
 }
 
 // New returns a Limiter keeping its state through client (a *redis.Client,
@@ -111,10 +140,14 @@ func New(client redis.UniversalClient, opts ...Option) *Limiter {
 	if client == nil {
 		panic("redislimiter: New needs a redis client")
 	}
-	l := &Limiter{client: client, prefix: DefaultPrefix}
+	l := &Limiter{client: client, prefix: DefaultPrefix, pipelines: -1}
 	for _, o := range opts {
 		o(l)
 	}
+	if l.pipelines < 0 {
+		l.pipelines = defaultPipelines(client)
+	}
+	l.b = batcher{client: client, max: l.pipelines}
 	if strings.ContainsAny(l.prefix, "{}") {
 		panic(fmt.Sprintf("redislimiter: prefix %q holds '{' or '}', which would decide the Redis Cluster slot of every key", l.prefix))
 	}
@@ -187,9 +220,13 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, 
 	if n > limit.Count {
 		sent = 0
 	}
-	args := l.appendNow(append(make([]any, 0, 5), sent))
+	args := l.appendNow(append(allowScript.evalSha(1, 5), l.rateKey(key), sent))
 	args = append(args, limit.Count, int64(limit.Window)/limit.Count)
-	res, err := allowScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64()
+	cmd, err := l.b.do(ctx, allowScript, redis.NewCmd(ctx, args...))
+	var res int64
+	if err == nil {
+		res, err = cmd.Int64()
+	}
 	if err != nil {
 		return ratelimit.Decision{}, unavailable("allow", err)
 	}
@@ -253,9 +290,6 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 	if len(reqs) == 0 {
 		return true, nil
 	}
-	var kbuf [4]string
-	keys := kbuf[:0]
-	args := make([]any, 1, 3+2*len(reqs))
 	tooHeavy := false // n is over a Count: the call cannot pass
 	for i := range reqs {
 		r := &reqs[i]
@@ -271,17 +305,25 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 	}
 	// A call that cannot pass only reads the keys (n = 0); each decision is
 	// then computed here from the backlog, exactly.
-	args[0] = n
+	args := gcraScript.evalSha(len(reqs), 3+2*len(reqs))
+	for i := range reqs {
+		args = append(args, l.keyOf(&reqs[i]))
+	}
 	if tooHeavy {
-		args[0] = int64(0)
+		args = append(args, int64(0))
+	} else {
+		args = append(args, n)
 	}
 	args = l.appendNow(args)
 	for i := range reqs {
 		r := &reqs[i]
-		keys = append(keys, l.keyOf(r))
 		args = append(args, r.Limit.Count, int64(r.Limit.Window)/r.Limit.Count)
 	}
-	res, err := gcraScript.Run(ctx, l.client, keys, args...).Int64Slice()
+	cmd, err := l.b.do(ctx, gcraScript, redis.NewCmd(ctx, args...))
+	var res []int64
+	if err == nil {
+		res, err = cmd.Int64Slice()
+	}
 	if err != nil {
 		return false, unavailable("allow all", err)
 	}
