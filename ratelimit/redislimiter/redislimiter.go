@@ -89,14 +89,12 @@ func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock 
 // flight at once (see the package doc, "Pipelining"); 0 turns pipelining
 // off, every decision then its own command. Without it the limiter allows
 // one per 8 connections of the client's pool (PoolSize, per node for a
-// cluster), at least 1; DefaultPipelines for a client of another type.
+// cluster), at least 2; 2 for a client of another type. A negative n counts
+// as 0.
 func WithPipelining(n int) Option { return func(l *Limiter) { l.pipelines = max(n, 0) } }
 
-// DefaultPipelines is the number of pipelines in flight at once when
-// neither WithPipelining nor the client's pool size says otherwise.
-const DefaultPipelines = 2
-
-// defaultPipelines is one pipeline per 8 pool connections, at least 1.
+// defaultPipelines is one pipeline per 8 pool connections, at least 2: with
+// one, the server would wait while the client reads a pipeline's replies.
 func defaultPipelines(c redis.UniversalClient) int {
 	var pool int
 	switch c := c.(type) {
@@ -107,9 +105,9 @@ func defaultPipelines(c redis.UniversalClient) int {
 	case *redis.Ring:
 		pool = c.Options().PoolSize
 	default:
-		return DefaultPipelines
+		return 2
 	}
-	return max(pool/8, 1)
+	return max(pool/8, 2)
 }
 
 // Limiter keeps rate limits, quotas and replay entries in Redis. It
