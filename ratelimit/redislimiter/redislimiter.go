@@ -1,11 +1,38 @@
 // Package redislimiter is the ratelimit.Limiter whose state lives in Redis, shared by every
 // gateway instance: GCRA rate limits, fixed-window quotas and hmac-auth's replay cache.
 //
-// Every decision is one round trip: one Lua script (EVALSHA, loaded again
+// Every decision is one command: one Lua script (EVALSHA, loaded again
 // transparently after a SCRIPT FLUSH or a fail-over) reads the keys, decides
 // with integer arithmetic exactly as ratelimit/memory does, and writes them.
 // AllowAll decides all of its limits in that same script, so a consumer
-// group's per-user, per-IP and global limits cost one trip too.
+// group's per-user, per-IP and global limits cost one command too.
+//
+// # Pipelining
+//
+// Decisions made at the same time share round trips. Allow, AllowAll,
+// Consume and Remember hand their command to a batcher: while fewer than N
+// commands or pipelines are in flight, a decision's command is sent at once,
+// alone, on the caller's context (a lone decision waits for nothing but its
+// own round trip); when all N are in flight, decisions queue, and the next
+// one to come back sends the whole queue (up to 128 commands) as one
+// pipeline, replies read in one go. Each decision still rides exactly one
+// round trip, the one of its pipeline; what it may wait for beyond that, at
+// high load only, is the pipeline in flight before its own. Redis' cost of
+// a request (reading, parsing, the event loop, writing the reply) is then
+// paid once per pipeline instead of once per decision, and so is the
+// client's (one write and one read for the batch). The decisions are the
+// same: each command is its own script call, atomic on its own.
+//
+// N is WithPipelining's, one per 8 connections of the client's pool by
+// default (at least 2); WithPipelining(0) sends every command alone. A
+// pipeline carries the commands of many callers, so it is sent under
+// context.Background() (hooks see that context), bounded by the client's
+// read and write timeouts; a caller whose context ends while it waits
+// returns at once with the context's error (wrapping ErrUnavailable), its
+// command dropped if it was not sent yet, its reply ignored if it was. The
+// queue's senders are goroutines that live while there is a queue: an idle
+// limiter runs nothing and has nothing to close. With a ClusterClient or a
+// Ring, go-redis splits a pipeline by node.
 //
 // # Clocks
 //
@@ -204,7 +231,8 @@ func (l *Limiter) appendNow(args []any) []any {
 	return append(args, now.Unix(), now.Nanosecond())
 }
 
-// Allow charges n requests to key against limit in one round trip; see
+// Allow charges n requests to key against limit in one command, one round
+// trip (see the package doc on pipelining); see
 // ratelimit.Limiter. An invalid limit or a negative n is an error wrapping
 // ratelimit.ErrInvalidLimit, a failure to reach Redis one wrapping
 // ErrUnavailable.
@@ -276,8 +304,9 @@ func capacity(count, interval, used int64) int64 {
 }
 
 // AllowAll charges n to every request's key, or to none, in one script call
-// and so one round trip; see ratelimit.MultiLimiter. out[i] receives the
-// decision Allow would have made at the same instant. In Redis Cluster the
+// and so one round trip (shared with concurrent decisions); see
+// ratelimit.MultiLimiter. out[i] receives the decision Allow would have
+// made at the same instant. In Redis Cluster the
 // keys must share a slot (see the package doc). It returns an error wrapping
 // ratelimit.ErrInvalidLimit, and charges nothing, for an invalid limit, a
 // negative n, an out of the wrong length or a key given twice.

@@ -419,4 +419,3 @@ func TestPrepareKey(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(7), d.Remaining, "three charges on one counter")
 }
-
