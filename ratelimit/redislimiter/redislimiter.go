@@ -9,8 +9,7 @@
 //
 // # Pipelining
 //
-// With WithPipelining, decisions made at the same time share round trips
-// (not the default yet: see WithPipelining). Allow, AllowAll,
+// Decisions made at the same time share round trips. Allow, AllowAll,
 // Consume and Remember hand their command to a batcher: while fewer than N
 // commands or pipelines are in flight, a decision's command is sent at once,
 // alone, on the caller's context (a lone decision waits for nothing but its
@@ -24,7 +23,8 @@
 // client's (one write and one read for the batch). The decisions are the
 // same: each command is its own script call, atomic on its own.
 //
-// N is WithPipelining's; without it every command is sent alone. A
+// N is WithPipelining's, one per 8 connections of the client's pool by
+// default (at least 2); WithPipelining(0) sends every command alone. A
 // pipeline carries the commands of many callers, so it is sent under
 // context.Background() (hooks see that context), bounded by the client's
 // read and write timeouts; a caller whose context ends while it waits
@@ -112,15 +112,30 @@ func WithPrefix(p string) Option { return func(l *Limiter) { l.prefix = p } }
 // slower than real time.
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock = now } }
 
-// WithPipelining lets up to n commands or pipelines of concurrent
-// decisions be in flight at once (see the package doc, "Pipelining"); about
+// WithPipelining sets how many pipelines of concurrent decisions may be in
+// flight at once (see the package doc, "Pipelining"); 0 turns pipelining
+// off, every decision then its own command. Without it the limiter allows
 // one per 8 connections of the client's pool (PoolSize, per node for a
-// cluster), and at least 2, is a good start. Without it, or with n ≤ 0,
-// every decision is its own command. It is not the default yet: in a test
-// that cuts the connection to Redis and restores it (examples/multi-instance
-// TestRedisOutage, under load), a pipelined decision failed with EOF once
-// more just after the recovery, which decisions sent alone do not.
+// cluster), at least 2; 2 for a client of another type. A negative n counts
+// as 0.
 func WithPipelining(n int) Option { return func(l *Limiter) { l.pipelines = max(n, 0) } }
+
+// defaultPipelines is one pipeline per 8 pool connections, at least 2: with
+// one, the server would wait while the client reads a pipeline's replies.
+func defaultPipelines(c redis.UniversalClient) int {
+	var pool int
+	switch c := c.(type) {
+	case *redis.Client:
+		pool = c.Options().PoolSize
+	case *redis.ClusterClient:
+		pool = c.Options().PoolSize
+	case *redis.Ring:
+		pool = c.Options().PoolSize
+	default:
+		return 2
+	}
+	return max(pool/8, 2)
+}
 
 // Limiter keeps rate limits, quotas and replay entries in Redis. It
 // implements ratelimit.Limiter, ratelimit.Resetter, ratelimit.MultiLimiter,
@@ -138,7 +153,7 @@ type Limiter struct {
 	client    redis.UniversalClient
 	prefix    string
 	clock     func() time.Time
-	pipelines int // WithPipelining's n
+	pipelines int // WithPipelining's n, or −1 for the default
 	b         batcher
 }
 
@@ -150,9 +165,12 @@ func New(client redis.UniversalClient, opts ...Option) *Limiter {
 	if client == nil {
 		panic("redislimiter: New needs a redis client")
 	}
-	l := &Limiter{client: client, prefix: DefaultPrefix}
+	l := &Limiter{client: client, prefix: DefaultPrefix, pipelines: -1}
 	for _, o := range opts {
 		o(l)
+	}
+	if l.pipelines < 0 {
+		l.pipelines = defaultPipelines(client)
 	}
 	l.b = batcher{client: client, max: l.pipelines}
 	if strings.ContainsAny(l.prefix, "{}") {
