@@ -78,13 +78,13 @@ type Gateway struct {
 // encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
-	return builtinPlugins(ring, nil, nil, nil)
+	return builtinPlugins(ring, nil, nil, nil, nil)
 }
 
 // builtinPlugins is BuiltinPlugins with basic-auth's limiter and cache (nil:
-// the process's limiter, a new cache) and hmac-auth's replay store (nil: the
-// process's cache).
-func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache, replay hmacauth.ReplayStore) []plugin.Definition {
+// the process's limiter, a new cache), hmac-auth's replay store (nil: the
+// process's cache) and the logger of the schemes that log (nil: slog.Default).
+func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache, replay hmacauth.ReplayStore, log *slog.Logger) []plugin.Definition {
 	if bcache == nil {
 		bcache = basicauth.NewCache(0) // a cache per gateway
 	}
@@ -92,9 +92,9 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 		restriction.Definition{},
 		keyauth.Definition{},
 		basicauth.Definition{Cache: bcache, Limiter: bcrypt},
-		&jwtauth.Definition{Ring: ring}, // holds the JWKS key sets per URL
-		hmacauth.Definition{Ring: ring, Replay: replay},
-		apikey.Definition{Ring: ring},
+		&jwtauth.Definition{Ring: ring, Logger: log}, // holds the JWKS key sets per URL
+		hmacauth.Definition{Ring: ring, Replay: replay, Logger: log},
+		apikey.Definition{Ring: ring, Logger: log},
 	}
 }
 
@@ -148,7 +148,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		}
 		given[d.Name()] = true
 	}
-	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache, cfg.replay), limits.Definitions()...) {
+	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache, cfg.replay, cfg.logger), limits.Definitions()...) {
 		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
 			reg.MustRegister(d)
 		}
@@ -376,9 +376,10 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 	switch ch.Kind {
 	case store.KindConsumer:
 		c, err := g.store.GetConsumer(ctx, ch.Consumer)
+		// No plans.Invalidate: plans are kept with the consumer's value,
+		// and the view now holds a new one (Gateway.plan).
 		if errors.Is(err, store.ErrNotFound) {
 			g.view.setConsumer(ch.Consumer, nil)
-			g.plans.Invalidate()
 			return nil
 		}
 		if err != nil {
@@ -386,7 +387,6 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 		}
 		known := g.view.hasConsumer(ch.Consumer)
 		g.view.setConsumer(ch.Consumer, c)
-		g.plans.Invalidate() // its plugins or its group may have changed
 		if !known {
 			return g.loadCredentials(ctx, ch.Consumer)
 		}
