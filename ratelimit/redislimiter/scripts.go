@@ -1,7 +1,5 @@
 package redislimiter
 
-import "github.com/redis/go-redis/v9"
-
 // Times inside the scripts are pairs of Unix seconds and nanoseconds: Lua's
 // numbers are float64, exact up to 2⁵³, and a Unix time in nanoseconds is
 // about 2⁶⁰. Only differences of times are computed in nanoseconds (at most
@@ -18,7 +16,7 @@ import "github.com/redis/go-redis/v9"
 // does not (a sign is exact in a float, whatever the backlog). KEYS[1] is
 // the key; ARGV is n, now (seconds, nanoseconds, or both empty), the count
 // and the interval in ns.
-var allowScript = redis.NewScript(`
+var allowScript = newScript(`
 local n, c, i = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 if not s then
@@ -47,7 +45,7 @@ return u
 // It returns {allowed, allowed₁, backlog₁, allowed₂, backlog₂, …}: backlog is
 // TAT − now before the charge (0 for a key at full capacity), from which the
 // caller computes Remaining, Reset and RetryAfter with integer arithmetic.
-var gcraScript = redis.NewScript(`
+var gcraScript = newScript(`
 local n = tonumber(ARGV[1])
 local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 if not s then
@@ -87,7 +85,7 @@ return out
 // as zero and is not written. The hash expires when its latest window ends.
 //
 // It returns {allowed, used₁, used₂, …}: the counts before the charge.
-var quotaScript = redis.NewScript(`
+var quotaScript = newScript(`
 local n = tonumber(ARGV[1])
 local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 if not s then
