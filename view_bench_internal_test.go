@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -102,7 +104,10 @@ func BenchmarkApplyCredentialChange(b *testing.B) {
 // at start: per credential, the time and the heap the view keeps
 // (view-B/credential, after a GC) besides the snapshot's own objects.
 func BenchmarkViewLoad(b *testing.B) {
-	const n = 100_000
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("GATEHOUSE_BENCH_VIEW_CONSUMERS")); err == nil && v > 0 {
+		n = v // GATEHOUSE_BENCH_VIEW_CONSUMERS=1000000 for a large view
+	}
 	ctx := context.Background()
 	st := memory.New()
 	for i := range n {
@@ -145,10 +150,10 @@ func BenchmarkViewLoad(b *testing.B) {
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		kept = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+		kept = float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
 		b.StartTimer()
 		runtime.KeepAlive(v)
 	}
 	b.ReportMetric(kept, "view-B/credential")
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/credential")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/credential")
 }
