@@ -133,7 +133,7 @@ func bulkLoad(t *testing.T, dsn, schema string, size int) {
 	defer conn.Close(ctx)
 	_, err = conn.Exec(ctx, "SET search_path TO "+pgx.Identifier{schema}.Sanitize())
 	require.NoError(t, err)
-	now := time.Now().UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano)
+	now := time.Now().UTC().Truncate(time.Microsecond)
 	copyRows := func(table string, cols []string, row func(i int) []any) {
 		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(func() func() ([]any, error) {
 			i := 0
@@ -148,18 +148,18 @@ func bulkLoad(t *testing.T, dsn, schema string, size int) {
 		require.NoError(t, err)
 	}
 	user := func(i int) string { return fmt.Sprintf("u%07d", i) }
-	copyRows("consumers", []string{"username", "doc"}, func(i int) []any {
-		return []any{user(i), `{"username": "` + user(i) + `", "plugins": {"limit-count": {"count": 10, "time_window": 60}}, "created_at": "` + now + `", "updated_at": "` + now + `"}`}
+	copyRows("consumers", []string{"username", "created_at", "updated_at", "plugins"}, func(i int) []any {
+		return []any{user(i), now, now, `{"limit-count": {"count": 10, "time_window": 60}}`}
 	})
-	copyRows("credentials", []string{"consumer", "id", "name", "lookup", "consumer_group", "doc"}, func(i int) []any {
+	copyRows("credentials", []string{"consumer", "id", "name", "lookup", "consumer_group", "enabled", "created_at", "updated_at",
+		"entities", "plugins"}, func(i int) []any {
 		// Sealed as the admin API seals a key, so that a gateway can
 		// compile it.
 		sealed, err := keyauth.Definition{}.Seal(json.RawMessage(fmt.Sprintf(`{"key": "key-of-user-%07d"}`, i)), nil)
 		if err != nil {
 			panic(err)
 		}
-		return []any{user(i), "k", "main", sealed.Lookup, "", `{"id": "k", "name": "main", "enabled": true, "plugins": {"key-auth": ` +
-			string(sealed.Stored) + `}, "authorized_entities": ["group_g1"], "created_at": "` + now + `", "updated_at": "` + now + `"}`}
+		return []any{user(i), "k", "main", sealed.Lookup, "", true, now, now, "group_g1", `{"key-auth": ` + string(sealed.Stored) + `}`}
 	})
 	copyRows("credential_entities", []string{"consumer", "credential", "entity"}, func(i int) []any {
 		return []any{user(i), "k", "group_g1"}

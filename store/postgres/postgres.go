@@ -59,6 +59,7 @@ type options struct {
 	logger         *slog.Logger
 	keepN          int64
 	keepFor        time.Duration
+	upTo           int // tests: stop the migrations after this version
 }
 
 // WithSchema keeps the store's tables in schema (created when missing)
@@ -137,7 +138,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	d.Flush = func(ctx context.Context, tx *sql.Tx, changes []store.Change, at int64) (int64, error) {
 		return flush(ctx, tx, channel, changes, at)
 	}
-	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll, KeepChanges: o.keepN, KeepFor: o.keepFor})
+	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll, KeepChanges: o.keepN, KeepFor: o.keepFor, UpTo: o.upTo})
 	if err != nil {
 		db.Close()
 		return nil, err

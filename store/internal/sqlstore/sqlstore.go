@@ -56,8 +56,12 @@ type Dialect struct {
 	ForUpdate string
 	// Types replaces {{name}} in the migrations: "text" is the type of key
 	// and indexed text columns (compared in byte order), "json" the type of
-	// the document column.
+	// the document columns of migration 0001 (later migrations are written
+	// for one dialect).
 	Types map[string]string
+	// TimeText is true when time columns hold RFC 3339 text (written as
+	// such); false when the driver takes and returns time.Time.
+	TimeText bool
 	// PrepareWrites keeps the statements of write transactions prepared
 	// (for a driver that does not cache them itself).
 	PrepareWrites bool
@@ -91,6 +95,9 @@ type Config struct {
 	// 10 minutes). A watcher that needed a pruned row gets store.KindReset.
 	KeepChanges int64
 	KeepFor     time.Duration
+	// UpTo, when > 0, stops the migrations after that version: a schema as
+	// an older build left it, for tests of upgrades.
+	UpTo int
 }
 
 // Store is the shared store.Store. Build it with New; the back-end packages
@@ -101,6 +108,7 @@ type Store struct {
 	poll      time.Duration
 	keepN     int64
 	keepFor   time.Duration
+	upTo      int
 	now       func() time.Time
 	done      chan struct{}
 	closeOnce sync.Once
@@ -120,7 +128,7 @@ var _ store.Store = (*Store)(nil)
 func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 	s := &Store{
 		d: d, w: cfg.Writer, r: cfg.Reader,
-		poll: cfg.Poll, keepN: cfg.KeepChanges, keepFor: cfg.KeepFor,
+		poll: cfg.Poll, keepN: cfg.KeepChanges, keepFor: cfg.KeepFor, upTo: cfg.UpTo,
 		now:      time.Now,
 		done:     make(chan struct{}),
 		watchers: make(map[*watcher]struct{}),
