@@ -24,6 +24,19 @@ import (
 type formats struct {
 	boolean func([]byte) (bool, error)
 	instant func([]byte) (time.Time, error)
+	// checked: JSON values are valid (the database checked them).
+	checked bool
+}
+
+// formats are the forms of the rows database/sql returns, or of the raw
+// rows of Dialect.ReadRaw.
+func (d *Dialect) formats(raw bool) formats {
+	f := textFormats
+	if raw {
+		f.boolean, f.instant = d.RawBool, d.RawTime
+	}
+	f.checked = d.JSONChecked
+	return f
 }
 
 // textFormats are the values database/sql converts into bytes.
@@ -164,7 +177,7 @@ func decodeCredential(f formats, row [][]byte) (*credential.Credential, error) {
 	if c.AuthorizedEntities, err = splitEntities(s[5]); err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
-	if c.Plugins, err = decodePlugins(row[10]); err != nil {
+	if c.Plugins, err = decodePlugins(row[10], f.checked); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	return c, nil
@@ -210,7 +223,7 @@ func decodeConsumer(f formats, row [][]byte) (*consumer.Consumer, error) {
 			c.Labels = nil
 		}
 	}
-	if c.Plugins, err = decodePlugins(row[6]); err != nil {
+	if c.Plugins, err = decodePlugins(row[6], f.checked); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	if len(c.Plugins) == 0 {
@@ -224,13 +237,13 @@ var errBadObject = errors.New("not a JSON object of plugin settings")
 // decodePlugins decodes a JSON object of plugin settings (NULL, "" and null:
 // nil) without encoding/json's reflection: each value is kept as it is, a
 // slice of one copy of b. The text must be valid JSON (json.Valid checks it
-// first); it is split by a scan that tracks strings and nesting. Names with
-// escapes go through encoding/json.
-func decodePlugins(b []byte) (map[string]json.RawMessage, error) {
+// first, unless checked says the database did); it is split by a scan that
+// tracks strings and nesting. Names with escapes go through encoding/json.
+func decodePlugins(b []byte, checked bool) (map[string]json.RawMessage, error) {
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		return nil, nil
 	}
-	if !json.Valid(b) {
+	if !checked && !json.Valid(b) {
 		return nil, errBadObject
 	}
 	buf := bytes.Clone(b)

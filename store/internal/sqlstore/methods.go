@@ -363,33 +363,46 @@ func (s *Store) ListConsumerGroups(ctx context.Context, gatewayID string, opts s
 
 // ---- snapshot ----
 
-// Snapshot returns the whole configuration, read in one transaction.
+// Snapshot returns the whole configuration, read in one transaction (with
+// Dialect.ReadRaw when the dialect has it).
 func (s *Store) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 	snap := &store.Snapshot{}
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		if snap.Consumers, err = scanAll(s, ctx, tx, consumers, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Credentials, err = scanAll(s, ctx, tx, credentials, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Routes, err = scanAll(s, ctx, tx, routes, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Groups, err = scanAll(s, ctx, tx, serviceGroups, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Gateways, err = scanAll(s, ctx, tx, gateways, "", nil, "", 0); err != nil {
-			return err
-		}
-		snap.ConsumerGroups, err = scanAll(s, ctx, tx, consumerGroups, "", nil, "", 0)
-		return err
-	})
+	var err error
+	if s.d.ReadRaw != nil {
+		err = s.d.ReadRaw(ctx, s.r, func(raw RawQuery) error {
+			return s.snapshot(ctx, querier{raw: raw, f: s.d.formats(true)}, snap)
+		})
+		err = s.dbErr(ctx, err)
+	} else {
+		err = s.read(ctx, func(tx *sql.Tx) error {
+			return s.snapshot(ctx, querier{tx: tx, f: s.d.formats(false)}, snap)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return snap, nil
+}
+
+func (s *Store) snapshot(ctx context.Context, q querier, snap *store.Snapshot) error {
+	var err error
+	if snap.Consumers, err = scanAll(s, ctx, q, consumers, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Credentials, err = scanAll(s, ctx, q, credentials, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Routes, err = scanAll(s, ctx, q, routes, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Groups, err = scanAll(s, ctx, q, serviceGroups, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Gateways, err = scanAll(s, ctx, q, gateways, "", nil, "", 0); err != nil {
+		return err
+	}
+	snap.ConsumerGroups, err = scanAll(s, ctx, q, consumerGroups, "", nil, "", 0)
+	return err
 }
 
 // ---- lists ----
@@ -460,7 +473,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 				a = append(a, v)
 			}
 		}
-		items, err := scanAll(s, ctx, tx, k, f, a, order, n+1)
+		items, err := scanAll(s, ctx, querier{tx: tx, f: s.d.formats(false)}, k, f, a, order, n+1)
 		if err != nil {
 			return err
 		}
@@ -489,21 +502,45 @@ func orderKey[T any](k *kind[T], v *T, order string) []string {
 	return []string{*id}
 }
 
+// querier runs scanAll's query: in tx, or through raw; f are the forms of
+// its rows.
+type querier struct {
+	tx  *sql.Tx
+	raw RawQuery
+	f   formats
+}
+
 // scanAll reads k's objects that the filter keeps (all when empty), ordered
 // by order (by the keys when empty), at most max of them when max > 0.
-func scanAll[T any](s *Store, ctx context.Context, tx *sql.Tx, k *kind[T], filter string, fargs []any, order string, max int) ([]*T, error) {
-	q := "SELECT " + k.selectCols() + " FROM " + k.table
+func scanAll[T any](s *Store, ctx context.Context, q querier, k *kind[T], filter string, fargs []any, order string, max int) ([]*T, error) {
+	query := "SELECT " + k.selectCols() + " FROM " + k.table
 	if filter != "" {
-		q += " WHERE " + filter
+		query += " WHERE " + filter
 	}
 	if order == "" {
 		order = strings.Join(k.keys, ", ")
 	}
-	q += " ORDER BY " + order
+	query += " ORDER BY " + order
 	if max > 0 {
-		q += fmt.Sprintf(" LIMIT %d", max)
+		query += fmt.Sprintf(" LIMIT %d", max)
 	}
-	rows, err := tx.QueryContext(ctx, s.q(q), fargs...)
+	var out []*T
+	if q.raw != nil {
+		rows, err := q.raw(ctx, s.q(query), fargs...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := k.decodeRow(q.f, rows.RawValues())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+	rows, err := q.tx.QueryContext(ctx, s.q(query), fargs...)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +551,6 @@ func scanAll[T any](s *Store, ctx context.Context, tx *sql.Tx, k *kind[T], filte
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
-	var out []*T
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
@@ -522,7 +558,7 @@ func scanAll[T any](s *Store, ctx context.Context, tx *sql.Tx, k *kind[T], filte
 		for i, r := range raw {
 			row[i] = r
 		}
-		v, err := k.decodeRow(textFormats, row)
+		v, err := k.decodeRow(q.f, row)
 		if err != nil {
 			return nil, err
 		}

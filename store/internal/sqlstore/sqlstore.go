@@ -62,6 +62,17 @@ type Dialect struct {
 	// TimeText is true when time columns hold RFC 3339 text (written as
 	// such); false when the driver takes and returns time.Time.
 	TimeText bool
+	// JSONChecked is true when the database refuses JSON column values
+	// that are not valid JSON (PostgreSQL's json type): reads do not check
+	// them again.
+	JSONChecked bool
+	// ReadRaw, when not nil, runs Snapshot's reads without database/sql's
+	// conversions: fn in a read-only transaction that sees the database at
+	// one instant, on a connection of db, whose rows are the driver's bytes;
+	// booleans and instants come in the forms RawBool and RawTime decode.
+	ReadRaw func(ctx context.Context, db *sql.DB, fn func(RawQuery) error) error
+	RawBool func([]byte) (bool, error)
+	RawTime func([]byte) (time.Time, error)
 	// PrepareWrites keeps the statements of write transactions prepared
 	// (for a driver that does not cache them itself).
 	PrepareWrites bool
@@ -81,6 +92,18 @@ type Dialect struct {
 	// NOTIFY). It returns the last sequence number taken.
 	Flush func(ctx context.Context, tx *sql.Tx, changes []store.Change, atMillis int64) (int64, error)
 }
+
+// RawRows are the rows of a query of Dialect.ReadRaw: each column's value as
+// the driver received it (nil for NULL), valid until the next Next.
+type RawRows interface {
+	Next() bool
+	RawValues() [][]byte
+	Err() error
+	Close()
+}
+
+// RawQuery runs a query in the transaction of Dialect.ReadRaw.
+type RawQuery func(ctx context.Context, query string, args ...any) (RawRows, error)
 
 // Config is what New needs besides the dialect.
 type Config struct {
