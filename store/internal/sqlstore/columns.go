@@ -26,6 +26,66 @@ type formats struct {
 	instant func([]byte) (time.Time, error)
 	// checked: JSON values are valid (the database checked them).
 	checked bool
+	// batch, when not nil, is where a scan of many rows allocates.
+	batch *batch
+}
+
+// batch holds what the decoders of one scan of many rows share: the
+// plugin names seen (each name is one string for the whole scan) and chunks
+// of consumers and credentials handed out one by one (one allocation for
+// up to 128 objects instead of one each; a chunk is freed once all of its
+// objects are unreferenced).
+type batch struct {
+	names       map[string]string
+	consumers   []consumer.Consumer
+	credentials []credential.Credential
+	n           int // objects in the chunks so far
+}
+
+// chunk is the size of the next chunk: as many objects as the chunks so far
+// held (a list of a few objects allocates little), from 4 to 128.
+func (b *batch) chunk() int {
+	size := min(128, max(4, b.n))
+	b.n += size
+	return size
+}
+
+func newBatch() *batch { return &batch{names: map[string]string{}} }
+
+func (f formats) name(b []byte) string {
+	if f.batch == nil {
+		return string(b)
+	}
+	if s, ok := f.batch.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	f.batch.names[s] = s
+	return s
+}
+
+func (f formats) newCredential() *credential.Credential {
+	if f.batch == nil {
+		return new(credential.Credential)
+	}
+	if len(f.batch.credentials) == 0 {
+		f.batch.credentials = make([]credential.Credential, f.batch.chunk())
+	}
+	c := &f.batch.credentials[0]
+	f.batch.credentials = f.batch.credentials[1:]
+	return c
+}
+
+func (f formats) newConsumer() *consumer.Consumer {
+	if f.batch == nil {
+		return new(consumer.Consumer)
+	}
+	if len(f.batch.consumers) == 0 {
+		f.batch.consumers = make([]consumer.Consumer, f.batch.chunk())
+	}
+	c := &f.batch.consumers[0]
+	f.batch.consumers = f.batch.consumers[1:]
+	return c
 }
 
 // formats are the forms of the rows database/sql returns, or of the raw
@@ -156,7 +216,8 @@ func credentialVals(d *Dialect, c *credential.Credential) ([]any, error) {
 // credentialCols.
 func decodeCredential(f formats, row [][]byte) (*credential.Credential, error) {
 	s := rowStrings(row, 0, 1, 2, 3, 4, 9)
-	c := &credential.Credential{Consumer: s[0], ID: s[1], Lookup: s[2], Name: s[3], ConsumerGroup: s[4]}
+	c := f.newCredential()
+	c.Consumer, c.ID, c.Lookup, c.Name, c.ConsumerGroup = s[0], s[1], s[2], s[3], s[4]
 	var err error
 	if c.Enabled, err = f.boolean(row[5]); err != nil {
 		return nil, fmt.Errorf("enabled: %w", err)
@@ -177,7 +238,7 @@ func decodeCredential(f formats, row [][]byte) (*credential.Credential, error) {
 	if c.AuthorizedEntities, err = splitEntities(s[5]); err != nil {
 		return nil, fmt.Errorf("entities: %w", err)
 	}
-	if c.Plugins, err = decodePlugins(row[10], f.checked); err != nil {
+	if c.Plugins, err = decodePlugins(row[10], f); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	return c, nil
@@ -207,7 +268,8 @@ func consumerVals(d *Dialect, c *consumer.Consumer) ([]any, error) {
 // decodeConsumer builds a consumer from a row of username and consumerCols.
 func decodeConsumer(f formats, row [][]byte) (*consumer.Consumer, error) {
 	s := rowStrings(row, 0, 1, 2)
-	c := &consumer.Consumer{Username: s[0], Desc: s[1], GroupID: s[2]}
+	c := f.newConsumer()
+	c.Username, c.Desc, c.GroupID = s[0], s[1], s[2]
 	var err error
 	if c.CreatedAt, err = f.instant(row[3]); err != nil {
 		return nil, fmt.Errorf("created_at: %w", err)
@@ -223,7 +285,7 @@ func decodeConsumer(f formats, row [][]byte) (*consumer.Consumer, error) {
 			c.Labels = nil
 		}
 	}
-	if c.Plugins, err = decodePlugins(row[6], f.checked); err != nil {
+	if c.Plugins, err = decodePlugins(row[6], f); err != nil {
 		return nil, fmt.Errorf("plugins: %w", err)
 	}
 	if len(c.Plugins) == 0 {
@@ -239,11 +301,11 @@ var errBadObject = errors.New("not a JSON object of plugin settings")
 // slice of one copy of b. The text must be valid JSON (json.Valid checks it
 // first, unless checked says the database did); it is split by a scan that
 // tracks strings and nesting. Names with escapes go through encoding/json.
-func decodePlugins(b []byte, checked bool) (map[string]json.RawMessage, error) {
+func decodePlugins(b []byte, f formats) (map[string]json.RawMessage, error) {
 	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
 		return nil, nil
 	}
-	if !checked && !json.Valid(b) {
+	if !f.checked && !json.Valid(b) {
 		return nil, errBadObject
 	}
 	buf := bytes.Clone(b)
@@ -270,7 +332,7 @@ func decodePlugins(b []byte, checked bool) (map[string]json.RawMessage, error) {
 				return nil, err
 			}
 		} else {
-			name = string(buf[i+1 : end-1])
+			name = f.name(buf[i+1 : end-1])
 		}
 		i = skipSpace(buf, end)
 		if i >= len(buf) || buf[i] != ':' {

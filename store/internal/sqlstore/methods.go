@@ -525,6 +525,7 @@ func scanAll[T any](s *Store, ctx context.Context, q querier, k *kind[T], filter
 		query += fmt.Sprintf(" LIMIT %d", max)
 	}
 	var out []*T
+	q.f.batch = newBatch()
 	if q.raw != nil {
 		rows, err := q.raw(ctx, s.q(query), fargs...)
 		if err != nil {

@@ -72,7 +72,7 @@ func TestDecodePlugins(t *testing.T) {
 	} {
 		var want map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal([]byte(text), &want))
-		got, err := decodePlugins([]byte(text), false)
+		got, err := decodePlugins([]byte(text), textFormats)
 		require.NoError(t, err, text)
 		require.Equal(t, want, got, text)
 		for name := range got {
@@ -80,15 +80,15 @@ func TestDecodePlugins(t *testing.T) {
 		}
 	}
 	for _, text := range []string{"", "null"} {
-		got, err := decodePlugins([]byte(text), false)
+		got, err := decodePlugins([]byte(text), textFormats)
 		require.NoError(t, err)
 		require.Nil(t, got)
 	}
-	got, err := decodePlugins(nil, false)
+	got, err := decodePlugins(nil, textFormats)
 	require.NoError(t, err)
 	require.Nil(t, got)
 	for _, bad := range []string{`[]`, `{"a": }`, `{"a": 1`, `"a"`, `{"a" 1}`} {
-		_, err := decodePlugins([]byte(bad), false)
+		_, err := decodePlugins([]byte(bad), textFormats)
 		require.Error(t, err, bad)
 	}
 }
