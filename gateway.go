@@ -78,13 +78,13 @@ type Gateway struct {
 // encrypts the secrets of the schemes that must keep them (HMAC and JWT HS
 // secrets).
 func BuiltinPlugins(ring *keyring.Ring) []plugin.Definition {
-	return builtinPlugins(ring, nil, nil, nil)
+	return builtinPlugins(ring, nil, nil, nil, nil)
 }
 
 // builtinPlugins is BuiltinPlugins with basic-auth's limiter and cache (nil:
-// the process's limiter, a new cache) and hmac-auth's replay store (nil: the
-// process's cache).
-func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache, replay hmacauth.ReplayStore) []plugin.Definition {
+// the process's limiter, a new cache), hmac-auth's replay store (nil: the
+// process's cache) and the logger of the schemes that log (nil: slog.Default).
+func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basicauth.Cache, replay hmacauth.ReplayStore, log *slog.Logger) []plugin.Definition {
 	if bcache == nil {
 		bcache = basicauth.NewCache(0) // a cache per gateway
 	}
@@ -92,9 +92,9 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 		restriction.Definition{},
 		keyauth.Definition{},
 		basicauth.Definition{Cache: bcache, Limiter: bcrypt},
-		&jwtauth.Definition{Ring: ring}, // holds the JWKS key sets per URL
-		hmacauth.Definition{Ring: ring, Replay: replay},
-		apikey.Definition{Ring: ring},
+		&jwtauth.Definition{Ring: ring, Logger: log}, // holds the JWKS key sets per URL
+		hmacauth.Definition{Ring: ring, Replay: replay, Logger: log},
+		apikey.Definition{Ring: ring, Logger: log},
 	}
 }
 
@@ -148,7 +148,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		}
 		given[d.Name()] = true
 	}
-	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache, cfg.replay), limits.Definitions()...) {
+	for _, d := range append(builtinPlugins(cfg.ring, cfg.bcrypt, cfg.bcache, cfg.replay, cfg.logger), limits.Definitions()...) {
 		if !given[d.Name()] { // WithPlugins replaces a built-in of the same name
 			reg.MustRegister(d)
 		}
@@ -271,6 +271,22 @@ func (g *Gateway) Close() error {
 // examples.
 func (g *Gateway) Refresh(ctx context.Context) error { return g.reload(ctx) }
 
+// Bounds on the store calls that keep the view fresh, so that a store that
+// hangs (a database server that stops answering without refusing
+// connections) is treated as failed and retried rather than waited for
+// forever: one change is a few small reads, a reload reads everything.
+var (
+	applyTimeout  = 10 * time.Second
+	reloadTimeout = 5 * time.Minute
+)
+
+// reloadWithin is reload bounded by d.
+func (g *Gateway) reloadWithin(ctx context.Context, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return g.reload(ctx)
+}
+
 // reload reads the whole configuration and replaces the view.
 func (g *Gateway) reload(ctx context.Context) error {
 	g.syncMu.Lock()
@@ -330,7 +346,7 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 					continue
 				}
 			}
-			if err := g.reload(ctx); err != nil {
+			if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
 				fail(err)
 				continue
 			}
@@ -355,13 +371,15 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 				continue // a full reload is due anyway
 			}
 			if ch.Kind == store.KindReset {
-				if err := g.reload(ctx); err != nil {
+				if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
 					fail(err)
 				}
 				continue
 			}
 			g.syncMu.Lock()
-			err := g.apply(ctx, ch)
+			actx, cancel := context.WithTimeout(ctx, applyTimeout)
+			err := g.apply(actx, ch)
+			cancel()
 			g.syncMu.Unlock()
 			if err != nil {
 				fail(err)
@@ -376,9 +394,10 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 	switch ch.Kind {
 	case store.KindConsumer:
 		c, err := g.store.GetConsumer(ctx, ch.Consumer)
+		// No plans.Invalidate: plans are kept with the consumer's value,
+		// and the view now holds a new one (Gateway.plan).
 		if errors.Is(err, store.ErrNotFound) {
 			g.view.setConsumer(ch.Consumer, nil)
-			g.plans.Invalidate()
 			return nil
 		}
 		if err != nil {
@@ -386,7 +405,6 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 		}
 		known := g.view.hasConsumer(ch.Consumer)
 		g.view.setConsumer(ch.Consumer, c)
-		g.plans.Invalidate() // its plugins or its group may have changed
 		if !known {
 			return g.loadCredentials(ctx, ch.Consumer)
 		}

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -539,4 +542,37 @@ func TestWithPluginsReplacesBuiltin(t *testing.T) {
 
 	_, err = gatehouse.New(context.Background(), memory.New(), gatehouse.WithPlugins(realmKeyAuth{}, realmKeyAuth{}))
 	require.Error(t, err, "two given definitions with one name")
+}
+
+// The built-in schemes log through the gateway's logger: a refused jwt-auth
+// token's reason reaches WithLogger's handler at debug level, not
+// slog.Default.
+func TestBuiltinSchemesUseGatewayLogger(t *testing.T) {
+	var logs syncLog
+	gw, err := gatehouse.New(context.Background(), memory.New(),
+		gatehouse.WithRoutes(route.Route{ID: "r", Plugins: map[string]json.RawMessage{"jwt-auth": json.RawMessage(`{}`)}}),
+		gatehouse.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	require.NoError(t, err)
+	defer gw.Close()
+	r := do(gw.Protect("r", echo), http.MethodGet, "/", map[string]string{"Authorization": "Bearer not.a.token"})
+	require.Equal(t, http.StatusUnauthorized, r.Code)
+	require.Contains(t, logs.String(), "jwt-auth: ")
+}
+
+// syncLog is a log destination safe for concurrent writers.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -42,7 +42,9 @@ type config struct {
 // long as the process: enough for the memory store, not for a persistent one.
 func WithKeyRing(r *keyring.Ring) Option { return func(c *config) { c.ring = r } }
 
-// WithLogger sets the logger; the default is slog.Default().
+// WithLogger sets the logger of the gateway and of its built-in plugins
+// (store and limiter outages, refusal reasons at debug level); the default is
+// slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithPlugins registers plugin definitions beside the built-in ones. A

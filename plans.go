@@ -170,8 +170,10 @@ func (g *Gateway) instance(def plugin.Definition, name string, p plugin.Plugin, 
 // plan returns the plugin plan of a request on cr by id (nil on a route
 // without authentication): the gateway's plugins, the route's, the consumer
 // group's and the consumer's, merged (consumer > group > route > gateway),
-// built once per (route, consumer) and cached until one of them changes. A nil
-// plan runs nothing.
+// built once per (route, consumer) and cached until one of them changes: the
+// plan is kept with the consumer's value (a new one for each change), so that
+// a consumer change rebuilds that consumer's plans only. A nil plan runs
+// nothing.
 func (g *Gateway) plan(gen uint64, cr *compiledRoute, id *consumer.Identity) (*plugin.Plan, error) {
 	var c *consumer.Consumer
 	if id != nil {
@@ -186,10 +188,11 @@ func (g *Gateway) plan(gen uint64, cr *compiledRoute, id *consumer.Identity) (*p
 		return nil, nil
 	}
 	username := ""
+	var version any
 	if c != nil {
-		username = c.Username
+		username, version = c.Username, c
 	}
-	return g.plans.GetAt(gen, cr.route.ID, username, func() (*plugin.Plan, error) {
+	return g.plans.GetVersion(gen, cr.route.ID, username, version, func() (*plugin.Plan, error) {
 		if gw.err != nil {
 			return nil, gw.err
 		}

@@ -201,3 +201,32 @@ func TestConsumerKeyFallsBackToClientAddress(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, from("198.51.100.1:2000"), "the same client address")
 	require.Equal(t, http.StatusOK, from("198.51.100.2:1000"), "another client address")
 }
+
+// A consumer's own changes (its plugins, its group) apply on its next
+// requests, and leave other consumers' limits and counters alone.
+func TestConsumerChangesApply(t *testing.T) {
+	f := newFixture(t, keyRoute("r", `{}`))
+	f.consumerGroup("default", "gold", consumergroup.PluginConfig{Name: "limit-count", Settings: limitCount(4)})
+	f.consumer(consumer.Consumer{Username: "alice", Plugins: map[string]json.RawMessage{"limit-count": limitCount(2)}})
+	f.consumer(consumer.Consumer{Username: "bob", Plugins: map[string]json.RawMessage{"limit-count": limitCount(3)}})
+	f.key("alice", "k", "key-alice")
+	f.key("bob", "k", "key-bob")
+	h := f.gw.Protect("r", echo)
+	eventually(t, h, "/", map[string]string{"apikey": "key-bob"}, http.StatusOK) // bob: 1 of 3
+	passed, limit := spend(t, h, "key-alice", 5)
+	require.Equal(t, 2, passed)
+	require.Equal(t, "2", limit)
+
+	f.consumer(consumer.Consumer{Username: "alice", Plugins: map[string]json.RawMessage{"limit-count": limitCount(7)}})
+	w := eventually(t, h, "/", map[string]string{"apikey": "key-alice"}, http.StatusOK)
+	require.Equal(t, "7", w.Header().Get("X-RateLimit-Limit"), "the consumer's new plugins")
+	f.consumer(consumer.Consumer{Username: "alice", GroupID: "gold"})
+	require.Eventually(t, func() bool {
+		return do(h, http.MethodGet, "/", map[string]string{"apikey": "key-alice"}).Header().Get("X-RateLimit-Limit") == "4"
+	}, 2*time.Second, 2*time.Millisecond, "moved to a group without plugins of its own: the group's")
+
+	// bob's plan and counter went through all this untouched.
+	passed, limit = spend(t, h, "key-bob", 5)
+	require.Equal(t, 2, passed, "bob had 2 of his 3 requests left")
+	require.Equal(t, "3", limit)
+}

@@ -1,7 +1,9 @@
 package gatehouse
 
 import (
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
@@ -39,12 +41,40 @@ type view struct {
 }
 
 type consumerEntry struct {
-	c     *consumer.Consumer
-	anon  *credential.Match
-	self  *credential.Match                 // the consumer-level match: identity, no credential
-	creds map[string]*credential.Credential // by id
-	// matches are the entries this consumer owns in the index, by credential id.
-	matches map[string]*credential.Match
+	c *consumer.Consumer
+	// anon is the identity of requests let through as this consumer by an
+	// anonymous_consumer setting, made on first use: few consumers are ever
+	// one, and a view holds every consumer.
+	anon atomic.Pointer[credential.Match]
+	self *credential.Match // the consumer-level match: identity, no credential
+	// creds are the consumer's credentials, in no order. A slice, not a
+	// map: consumers hold a few credentials, and a view holds every consumer.
+	creds []credEntry
+}
+
+// credEntry is a credential of a consumer and the entry it owns in the
+// index (nil when it has none: no lookup, or its scheme cannot compile it).
+type credEntry struct {
+	cr *credential.Credential
+	m  *credential.Match
+}
+
+// find returns the index of credential id in e.creds, or -1.
+func (e *consumerEntry) find(id string) int {
+	for i := range e.creds {
+		if e.creds[i].cr.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// match returns the index entry of credential id, or nil.
+func (e *consumerEntry) match(id string) *credential.Match {
+	if i := e.find(id); i >= 0 {
+		return e.creds[i].m
+	}
+	return nil
 }
 
 func newView(compile func(*credential.Credential) (any, error)) *view {
@@ -60,7 +90,14 @@ func (v *view) anonymous(username string) (*credential.Match, bool) {
 	if !ok {
 		return nil, false
 	}
-	return e.anon, true
+	if m := e.anon.Load(); m != nil {
+		return m, true
+	}
+	e.anon.CompareAndSwap(nil, &credential.Match{
+		Identity: consumer.Identity{Consumer: e.c, Anonymous: true},
+		Headers:  identity(e.c, "", true),
+	})
+	return e.anon.Load(), true
 }
 
 // load replaces the whole view with a snapshot. A credential the snapshot
@@ -86,16 +123,15 @@ func (v *view) load(s *store.Snapshot) {
 		}
 		var m *credential.Match
 		if old, ok := prev[cr.Consumer]; ok {
-			if om := old.matches[cr.ID]; om != nil && om.Credential.Equal(cr) {
+			if om := old.match(cr.ID); om != nil && om.Credential.Equal(cr) {
 				cr, m = om.Credential, rebind(om, e.c)
 			}
 		}
-		e.creds[cr.ID] = cr
 		if m == nil {
 			m = v.newMatch(e.c, cr)
 		}
+		e.creds = append(e.creds, credEntry{cr: cr, m: m})
 		if m != nil {
-			e.matches[cr.ID] = m
 			matches = append(matches, m)
 		}
 	}
@@ -112,8 +148,10 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 	var drop, add []*credential.Match
 	old, had := v.consumers[username]
 	if had {
-		for _, m := range old.matches {
-			drop = append(drop, m)
+		for _, ce := range old.creds {
+			if ce.m != nil {
+				drop = append(drop, ce.m)
+			}
 		}
 	}
 	if c == nil {
@@ -124,19 +162,16 @@ func (v *view) setConsumer(username string, c *consumer.Consumer) {
 	}
 	e := newEntry(c)
 	if had {
-		e.creds = old.creds
-	}
-	for id, cr := range e.creds {
-		var m *credential.Match
-		if had {
-			m = rebind(old.matches[id], c)
-		}
-		if m == nil {
-			m = v.newMatch(c, cr)
-		}
-		if m != nil {
-			e.matches[id] = m
-			add = append(add, m)
+		e.creds = make([]credEntry, 0, len(old.creds))
+		for _, ce := range old.creds {
+			m := rebind(ce.m, c)
+			if m == nil {
+				m = v.newMatch(c, ce.cr)
+			}
+			e.creds = append(e.creds, credEntry{cr: ce.cr, m: m})
+			if m != nil {
+				add = append(add, m)
+			}
 		}
 	}
 	v.consumers[username] = e
@@ -155,16 +190,23 @@ func (v *view) setCredential(username, id string, cr *credential.Credential) {
 		return
 	}
 	var drop, add []*credential.Match
-	if m, ok := e.matches[id]; ok {
-		drop = append(drop, m)
-		delete(e.matches, id)
+	i := e.find(id)
+	if i >= 0 {
+		if m := e.creds[i].m; m != nil {
+			drop = append(drop, m)
+		}
 	}
-	if cr == nil {
-		delete(e.creds, id)
-	} else {
-		e.creds[id] = cr
-		if m := v.newMatch(e.c, cr); m != nil {
-			e.matches[id] = m
+	switch {
+	case cr == nil && i >= 0:
+		e.creds = slices.Delete(e.creds, i, i+1)
+	case cr != nil:
+		m := v.newMatch(e.c, cr)
+		if i >= 0 {
+			e.creds[i] = credEntry{cr: cr, m: m}
+		} else {
+			e.creds = append(e.creds, credEntry{cr: cr, m: m})
+		}
+		if m != nil {
 			add = append(add, m)
 		}
 	}
@@ -181,16 +223,10 @@ func (v *view) hasConsumer(username string) bool {
 func newEntry(c *consumer.Consumer) *consumerEntry {
 	return &consumerEntry{
 		c: c,
-		anon: &credential.Match{
-			Identity: consumer.Identity{Consumer: c, Anonymous: true},
-			Headers:  identity(c, "", true),
-		},
 		self: &credential.Match{
 			Identity: consumer.Identity{Consumer: c},
 			Headers:  identity(c, "", false),
 		},
-		creds:   map[string]*credential.Credential{},
-		matches: map[string]*credential.Match{},
 	}
 }
 
@@ -236,25 +272,26 @@ func rebind(m *credential.Match, c *consumer.Consumer) *credential.Match {
 
 // identity returns the identity headers of a consumer: set, or empty to be
 // removed from the request.
+//
+// The fields and their values take one allocation: a view holds the
+// identity of every consumer and credential.
 func identity(c *consumer.Consumer, credentialID string, anonymous bool) []credential.HeaderField {
-	values := map[string]string{
-		HeaderConsumerUsername:     c.Username,
-		HeaderConsumerID:           c.Username,
-		HeaderCredentialIdentifier: credentialID,
-		HeaderConsumerGroups:       c.GroupID,
-	}
+	anon := ""
 	if anonymous {
-		values[HeaderAnonymousConsumer] = "true"
+		anon = "true"
 	}
-	out := make([]credential.HeaderField, 0, len(identityHeaders))
-	for _, name := range identityHeaders {
-		f := credential.HeaderField{Name: name}
-		if v := values[name]; v != "" {
-			f.Values = []string{v}
+	block := new(struct {
+		fields [len(identityHeaders)]credential.HeaderField
+		values [len(identityHeaders)]string
+	})
+	block.values = [...]string{c.Username, c.Username, credentialID, c.GroupID, anon} // identityHeaders' order
+	for i, name := range identityHeaders {
+		block.fields[i].Name = name
+		if block.values[i] != "" {
+			block.fields[i].Values = block.values[i : i+1 : i+1]
 		}
-		out = append(out, f)
 	}
-	return out
+	return block.fields[:]
 }
 
 // entityTable interns authorized-entity entries ("group_x", "route_y",

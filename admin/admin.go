@@ -3,8 +3,10 @@
 package admin
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -56,6 +58,8 @@ type Handler struct {
 	mux    *http.ServeMux
 	quotas ratelimit.QuotaCounter
 	now    func() time.Time
+	// timeout bounds each request's work (its store calls); 0: none.
+	timeout time.Duration
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -69,7 +73,12 @@ type config struct {
 	maxBody int64
 	quotas  ratelimit.QuotaCounter
 	now     func() time.Time
+	timeout *time.Duration
 }
+
+// DefaultTimeout is how long a request may wait for the store unless
+// WithTimeout says otherwise.
+const DefaultTimeout = 10 * time.Second
 
 // WithKey sets the admin key. Requests must send it as "X-API-KEY: <key>" or
 // "Authorization: Bearer <key>". Without a key (or with an empty one) the
@@ -95,6 +104,15 @@ func WithMaxBody(n int64) Option {
 // (Gateway.AdminHandler passes it). Without one those endpoints answer 501.
 func WithQuotaCounter(qc ratelimit.QuotaCounter) Option {
 	return func(c *config) { c.quotas = qc }
+}
+
+// WithTimeout bounds how long one request may take, store calls included
+// (DefaultTimeout without this option; 0 or less: no bound but the
+// client's). A store that stops answering (a database server that hangs
+// rather than refusing connections) then costs an admin client a 503 after
+// d, not a request that never ends.
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) { c.timeout = &d }
 }
 
 // WithClock sets the clock that places quota windows (default time.Now).
@@ -125,15 +143,19 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 		reg = plugin.NewRegistry()
 	}
 	h := &Handler{
-		store:  s,
-		reg:    reg,
-		log:    cfg.logger,
-		max:    cfg.maxBody,
-		hasKey: cfg.key != "",
-		keySum: sha256.Sum256([]byte(cfg.key)),
-		mux:    http.NewServeMux(),
-		quotas: cfg.quotas,
-		now:    cfg.now,
+		store:   s,
+		reg:     reg,
+		log:     cfg.logger,
+		max:     cfg.maxBody,
+		hasKey:  cfg.key != "",
+		keySum:  sha256.Sum256([]byte(cfg.key)),
+		mux:     http.NewServeMux(),
+		quotas:  cfg.quotas,
+		now:     cfg.now,
+		timeout: DefaultTimeout,
+	}
+	if cfg.timeout != nil {
+		h.timeout = max(*cfg.timeout, 0)
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -218,8 +240,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"a valid admin key is required: send X-API-KEY: <key> or Authorization: Bearer <key>"))
 		return
 	}
+	if h.timeout > 0 {
+		ctx, cancel := context.WithTimeoutCause(r.Context(), h.timeout, errTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	h.mux.ServeHTTP(w, r)
 }
+
+// errTimeout is the cause of a request's context when WithTimeout's bound
+// passes.
+var errTimeout = errors.New("admin: the request took longer than its timeout")
 
 // authorized compares SHA-256 digests of the presented and configured keys in
 // constant time, so that neither the key nor its length leaks through timing.

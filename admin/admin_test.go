@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -227,4 +228,42 @@ func TestUnavailableStoreIs503WithRetryAfter(t *testing.T) {
 		require.NotContains(t, r.Body, "10.0.0.9", "the store's address stays in the log")
 	}
 	require.Contains(t, logs.String(), "connection refused")
+}
+
+// hangingStore never answers, as a database server that hangs instead of
+// refusing connections: calls return when their context ends.
+type hangingStore struct {
+	store.Store
+}
+
+func (hangingStore) ListConsumers(ctx context.Context, _ store.ListOptions) (store.Page[consumer.Consumer], error) {
+	<-ctx.Done()
+	return store.Page[consumer.Consumer]{}, ctx.Err()
+}
+
+func TestHangingStoreIs503AfterTheTimeout(t *testing.T) {
+	var logs strings.Builder
+	h := admin.New(hangingStore{}, nil, admin.WithKey(testKey), admin.WithLogger(slogTo(&logs)), admin.WithTimeout(50*time.Millisecond))
+	req := httptest.NewRequest(http.MethodGet, "/api/consumers", nil)
+	req.Header.Set("X-API-KEY", testKey)
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, req)
+	took := time.Since(start)
+	r := response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+	requireError(t, r, http.StatusServiceUnavailable, "unavailable")
+	require.Equal(t, "1", r.Header.Get("Retry-After"))
+	require.Contains(t, r.Body, "did not answer in time")
+	require.GreaterOrEqual(t, took, 50*time.Millisecond)
+	require.Less(t, took, 2*time.Second)
+	require.Contains(t, logs.String(), "timeout")
+
+	// A client that goes away is not the store's fault: no 503 for it.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req = httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/consumers", nil)
+	req.Header.Set("X-API-KEY", testKey)
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.NotEqual(t, http.StatusServiceUnavailable, rec.Code)
 }

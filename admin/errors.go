@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,8 +82,9 @@ type messages struct {
 }
 
 // fail answers err: a *httpError as is, a validation error 400 with fields,
-// store.ErrNotFound 404, store.ErrConflict 409, store.ErrUnavailable 503
-// with Retry-After (logged once per call, the store's error not shown), anything
+// store.ErrNotFound 404, store.ErrConflict 409, store.ErrUnavailable and a
+// store that outlasts the request's timeout (WithTimeout) 503 with
+// Retry-After (logged once per call, the store's error not shown), anything
 // else 500 (logged, with a generic message).
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m messages) {
 	var he *httpError
@@ -117,6 +119,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, m mess
 		writeError(w, e)
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, newError(http.StatusConflict, codeConflict, m.conflict))
+	case errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(r.Context()), errTimeout):
+		h.log.WarnContext(r.Context(), "admin: the store did not answer within the request's timeout",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("timeout", h.timeout))
+		w.Header().Set("Retry-After", "1")
+		writeError(w, newError(http.StatusServiceUnavailable, codeUnavailable,
+			"the configuration store did not answer in time; retry later"))
 	case errors.Is(err, store.ErrUnavailable):
 		h.log.WarnContext(r.Context(), "admin: store unavailable",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))

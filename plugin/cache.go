@@ -32,10 +32,12 @@ func WithCacheSize(n int) CacheOption {
 // read lock and a map lookup, and allocates nothing.
 //
 // Invalidate drops every plan at once: call it whenever something a plan is
-// built from changes (a route's plugins, a consumer's plugins or group, a
-// consumer group's required_plugins, the gateway's plugins). A plan whose
-// build started before an Invalidate is returned to its caller but not
-// stored, so a stale plan never outlives the change that made it stale.
+// built from changes (a route's plugins, a consumer group's required_plugins,
+// the gateway's plugins). A plan whose build started before an Invalidate is
+// returned to its caller but not stored, so a stale plan never outlives the
+// change that made it stale. What belongs to one consumer (its plugins, its
+// group) needs no Invalidate when callers give its version (GetVersion): a
+// change to one consumer then rebuilds only that consumer's plans.
 //
 // The cache is bounded (DefaultCacheSize, or WithCacheSize) and split into 16
 // shards by a hash of the pair; a shard that is full evicts an arbitrary
@@ -61,6 +63,7 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	route, consumer string
+	version         any
 	plan            *Plan
 }
 
@@ -91,11 +94,20 @@ func (c *Cache) Generation() uint64 { return c.gen.Load() }
 // never kept, and an entry is a hit only for gen. Get reads the generation
 // itself, which is enough when build reads its inputs afresh.
 func (c *Cache) GetAt(gen uint64, routeID, consumerID string, build func() (*Plan, error)) (*Plan, error) {
+	return c.GetVersion(gen, routeID, consumerID, nil, build)
+}
+
+// GetVersion is GetAt for a consumer whose state comes in versions: version
+// (comparable, such as the pointer to the consumer's current value; nil for
+// none) is kept with the plan, and an entry is a hit only for the same
+// version. A consumer that changes gets a new version, and so new plans,
+// without an Invalidate that would drop every other consumer's.
+func (c *Cache) GetVersion(gen uint64, routeID, consumerID string, version any, build func() (*Plan, error)) (*Plan, error) {
 	k := maphash.String(cacheSeed, routeID)*0x9e3779b97f4a7c15 ^ maphash.String(cacheSeed, consumerID)
 	s := &c.shards[k>>60]
 	s.mu.RLock()
 	if s.gen == gen {
-		if e, ok := s.m[k]; ok && e.route == routeID && e.consumer == consumerID {
+		if e, ok := s.m[k]; ok && e.route == routeID && e.consumer == consumerID && e.version == version {
 			s.mu.RUnlock()
 			return e.plan, nil
 		}
@@ -123,7 +135,7 @@ func (c *Cache) GetAt(gen uint64, routeID, consumerID string, build func() (*Pla
 			break
 		}
 	}
-	s.m[k] = cacheEntry{route: routeID, consumer: consumerID, plan: p}
+	s.m[k] = cacheEntry{route: routeID, consumer: consumerID, version: version, plan: p}
 	return p, nil
 }
 

@@ -170,3 +170,35 @@ func TestCacheGetAtStaleGeneration(t *testing.T) {
 	require.Equal(t, 2, builds, "a build of the current generation is")
 	require.Equal(t, 1, c.Len())
 }
+
+// A new version of one consumer rebuilds its plans and no one else's; the
+// old version's plan is not handed to the new one.
+func TestCacheVersionRebuildsOneConsumer(t *testing.T) {
+	c := plugin.NewCache()
+	var b counter
+	type consumer struct{ plugins string }
+	alice1, alice2, bob := &consumer{"v1"}, &consumer{"v2"}, &consumer{}
+	get := func(route, name string, v *consumer) *plugin.Plan {
+		t.Helper()
+		p, err := c.GetVersion(c.Generation(), route, name, v, b.build)
+		require.NoError(t, err)
+		return p
+	}
+	a1, bp := get("orders", "alice", alice1), get("orders", "bob", bob)
+	require.Same(t, a1, get("orders", "alice", alice1))
+	require.Equal(t, 2, b.count())
+
+	a2 := get("orders", "alice", alice2)
+	require.NotSame(t, a1, a2, "a new version gets a new plan")
+	require.Same(t, a2, get("orders", "alice", alice2), "and keeps it")
+	require.Same(t, bp, get("orders", "bob", bob), "other consumers keep theirs")
+	require.Equal(t, 3, b.count())
+	require.NotSame(t, a2, get("orders", "alice", alice1), "an old version is a miss, never the new plan")
+
+	allocs := testing.AllocsPerRun(1000, func() {
+		if p, err := c.GetVersion(c.Generation(), "orders", "bob", bob, b.build); p == nil || err != nil {
+			panic("miss")
+		}
+	})
+	require.Zero(t, allocs, "a versioned hit allocates nothing")
+}

@@ -1,5 +1,5 @@
 // Package ratelimit defines the Limiter every rate-limiting back-end implements and its Decision;
-// back-ends: ratelimit/memory (in process); the conformance suite is ratelimit/limitertest.
+// back-ends: ratelimit/memory (in process), ratelimit/redislimiter (shared); the suite is ratelimit/limitertest.
 package ratelimit
 
 import (

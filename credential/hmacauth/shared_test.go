@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential/hmacauth"
+	"github.com/gatehousehq/gatehouse/internal/testenv"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/ratelimit/redislimiter"
 	"github.com/gatehousehq/gatehouse/route"
@@ -174,15 +174,7 @@ func TestReplayStoreOutage(t *testing.T) {
 // built-in hmac-auth with gatehouse.WithReplayStore) refuse each other's
 // replays.
 func TestReplayStoreRedis(t *testing.T) {
-	url := os.Getenv("GATEHOUSE_TEST_REDIS") // TODO(redis): internal/testenv.Redis once it is on main.
-	if url == "" {
-		msg := "set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run this test against a real server"
-		if os.Getenv("GATEHOUSE_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redis.ParseURL(testenv.Redis(t))
 	require.NoError(t, err)
 	prefix := "gatehouse-test:hmac:" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	var clients []*redis.Client

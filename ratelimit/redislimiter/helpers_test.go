@@ -4,36 +4,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-)
 
-// redisURL returns GATEHOUSE_TEST_REDIS, skipping the test without it (or
-// failing it when GATEHOUSE_TEST_REQUIRE_SERVICES=1).
-// TODO(redis): internal/testenv.Redis once it is on main.
-func redisURL(tb testing.TB) string {
-	tb.Helper()
-	if v := os.Getenv("GATEHOUSE_TEST_REDIS"); v != "" {
-		return v
-	}
-	msg := "set GATEHOUSE_TEST_REDIS=redis://127.0.0.1:6379/0 to run this test against a real server"
-	if os.Getenv("GATEHOUSE_TEST_REQUIRE_SERVICES") == "1" {
-		tb.Fatal("GATEHOUSE_TEST_REDIS is required (GATEHOUSE_TEST_REQUIRE_SERVICES=1): " + msg)
-	}
-	tb.Skip(msg)
-	return ""
-}
+	"github.com/gatehousehq/gatehouse/internal/testenv"
+)
 
 // newClient connects to the test server, through addr when it is not empty
 // (a proxy), and closes the client when the test ends.
 func newClient(tb testing.TB, addr string) *redis.Client {
 	tb.Helper()
-	opt, err := redis.ParseURL(redisURL(tb))
+	opt, err := redis.ParseURL(testenv.Redis(tb))
 	require.NoError(tb, err)
 	if addr != "" {
 		opt.Addr = addr

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/gatehousehq/gatehouse/ratelimit"
 )
 
@@ -24,11 +26,15 @@ func (l *Limiter) Consume(ctx context.Context, key string, windows []ratelimit.Q
 	if len(windows) == 0 {
 		return true, nil
 	}
-	args := l.appendNow(append(make([]any, 0, 3+5*len(windows)), n))
+	args := l.appendNow(append(quotaScript.evalSha(1, 3+5*len(windows)), l.quotaKey(key), n))
 	for _, w := range windows {
 		args = append(args, w.Name, w.Max, itoa(w.End.UnixNano()), w.End.Unix(), w.End.Nanosecond())
 	}
-	res, err := quotaScript.Run(ctx, l.client, []string{l.quotaKey(key)}, args...).Int64Slice()
+	cmd, err := l.b.do(ctx, quotaScript, redis.NewCmd(ctx, args...))
+	var res []int64
+	if err == nil {
+		res, err = cmd.Int64Slice()
+	}
 	if err != nil {
 		return false, unavailable("quota", err)
 	}

@@ -1,11 +1,38 @@
 // Package redislimiter is the ratelimit.Limiter whose state lives in Redis, shared by every
 // gateway instance: GCRA rate limits, fixed-window quotas and hmac-auth's replay cache.
 //
-// Every decision is one round trip: one Lua script (EVALSHA, loaded again
+// Every decision is one command: one Lua script (EVALSHA, loaded again
 // transparently after a SCRIPT FLUSH or a fail-over) reads the keys, decides
 // with integer arithmetic exactly as ratelimit/memory does, and writes them.
 // AllowAll decides all of its limits in that same script, so a consumer
-// group's per-user, per-IP and global limits cost one trip too.
+// group's per-user, per-IP and global limits cost one command too.
+//
+// # Pipelining
+//
+// Decisions made at the same time share round trips. Allow, AllowAll,
+// Consume and Remember hand their command to a batcher: while fewer than N
+// commands or pipelines are in flight, a decision's command is sent at once,
+// alone, on the caller's context (a lone decision waits for nothing but its
+// own round trip); when all N are in flight, decisions queue, and the next
+// one to come back sends the whole queue (up to 128 commands) as one
+// pipeline, replies read in one go. Each decision still rides exactly one
+// round trip, the one of its pipeline; what it may wait for beyond that, at
+// high load only, is the pipeline in flight before its own. Redis' cost of
+// a request (reading, parsing, the event loop, writing the reply) is then
+// paid once per pipeline instead of once per decision, and so is the
+// client's (one write and one read for the batch). The decisions are the
+// same: each command is its own script call, atomic on its own.
+//
+// N is WithPipelining's, one per 8 connections of the client's pool by
+// default (at least 2); WithPipelining(0) sends every command alone. A
+// pipeline carries the commands of many callers, so it is sent under
+// context.Background() (hooks see that context), bounded by the client's
+// read and write timeouts; a caller whose context ends while it waits
+// returns at once with the context's error (wrapping ErrUnavailable), its
+// command dropped if it was not sent yet, its reply ignored if it was. The
+// queue's senders are goroutines that live while there is a queue: an idle
+// limiter runs nothing and has nothing to close. With a ClusterClient or a
+// Ring, go-redis splits a pipeline by node.
 //
 // # Clocks
 //
@@ -85,6 +112,31 @@ func WithPrefix(p string) Option { return func(l *Limiter) { l.prefix = p } }
 // slower than real time.
 func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock = now } }
 
+// WithPipelining sets how many pipelines of concurrent decisions may be in
+// flight at once (see the package doc, "Pipelining"); 0 turns pipelining
+// off, every decision then its own command. Without it the limiter allows
+// one per 8 connections of the client's pool (PoolSize, per node for a
+// cluster), at least 2; 2 for a client of another type. A negative n counts
+// as 0.
+func WithPipelining(n int) Option { return func(l *Limiter) { l.pipelines = max(n, 0) } }
+
+// defaultPipelines is one pipeline per 8 pool connections, at least 2: with
+// one, the server would wait while the client reads a pipeline's replies.
+func defaultPipelines(c redis.UniversalClient) int {
+	var pool int
+	switch c := c.(type) {
+	case *redis.Client:
+		pool = c.Options().PoolSize
+	case *redis.ClusterClient:
+		pool = c.Options().PoolSize
+	case *redis.Ring:
+		pool = c.Options().PoolSize
+	default:
+		return 2
+	}
+	return max(pool/8, 2)
+}
+
 // Limiter keeps rate limits, quotas and replay entries in Redis. It
 // implements ratelimit.Limiter, ratelimit.Resetter, ratelimit.MultiLimiter,
 // ratelimit.KeyPreparer, ratelimit.QuotaCounter and ratelimit.QuotaClock, and
@@ -98,9 +150,11 @@ func WithClock(now func() time.Time) Option { return func(l *Limiter) { l.clock 
 // 2⁵² ns (about 52 days); longer windows are computed in float64 and may
 // differ by a few hundred nanoseconds.
 type Limiter struct {
-	client redis.UniversalClient
-	prefix string
-	clock  func() time.Time
+	client    redis.UniversalClient
+	prefix    string
+	clock     func() time.Time
+	pipelines int // WithPipelining's n, or −1 for the default
+	b         batcher
 }
 
 // New returns a Limiter keeping its state through client (a *redis.Client,
@@ -111,10 +165,14 @@ func New(client redis.UniversalClient, opts ...Option) *Limiter {
 	if client == nil {
 		panic("redislimiter: New needs a redis client")
 	}
-	l := &Limiter{client: client, prefix: DefaultPrefix}
+	l := &Limiter{client: client, prefix: DefaultPrefix, pipelines: -1}
 	for _, o := range opts {
 		o(l)
 	}
+	if l.pipelines < 0 {
+		l.pipelines = defaultPipelines(client)
+	}
+	l.b = batcher{client: client, max: l.pipelines}
 	if strings.ContainsAny(l.prefix, "{}") {
 		panic(fmt.Sprintf("redislimiter: prefix %q holds '{' or '}', which would decide the Redis Cluster slot of every key", l.prefix))
 	}
@@ -173,7 +231,8 @@ func (l *Limiter) appendNow(args []any) []any {
 	return append(args, now.Unix(), now.Nanosecond())
 }
 
-// Allow charges n requests to key against limit in one round trip; see
+// Allow charges n requests to key against limit in one command, one round
+// trip (see the package doc on pipelining); see
 // ratelimit.Limiter. An invalid limit or a negative n is an error wrapping
 // ratelimit.ErrInvalidLimit, a failure to reach Redis one wrapping
 // ErrUnavailable.
@@ -181,17 +240,28 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, 
 	if err := check(limit, n); err != nil {
 		return ratelimit.Decision{}, err
 	}
-	args := l.appendNow(append(make([]any, 0, 5), n))
+	// A weight over Count can never pass: the script only reads the key
+	// (n = 0), so that no float rounding of a huge n can charge it.
+	sent := n
+	if n > limit.Count {
+		sent = 0
+	}
+	args := l.appendNow(append(allowScript.evalSha(1, 5), l.rateKey(key), sent))
 	args = append(args, limit.Count, int64(limit.Window)/limit.Count)
-	res, err := gcraScript.Run(ctx, l.client, []string{l.rateKey(key)}, args...).Int64Slice()
+	cmd, err := l.b.do(ctx, allowScript, redis.NewCmd(ctx, args...))
+	var res int64
+	if err == nil {
+		res, err = cmd.Int64()
+	}
 	if err != nil {
 		return ratelimit.Decision{}, unavailable("allow", err)
 	}
-	if len(res) != 3 {
-		return ratelimit.Decision{}, unavailable("allow", fmt.Errorf("script answered %d values, want 3", len(res)))
-	}
 	var d ratelimit.Decision
-	decide(&d, res[1] == 1, res[2], limit, n)
+	if res >= 0 {
+		decide(&d, sent == n, res, limit, n)
+	} else {
+		decide(&d, false, -1-res, limit, n)
+	}
 	return d, nil
 }
 
@@ -234,8 +304,9 @@ func capacity(count, interval, used int64) int64 {
 }
 
 // AllowAll charges n to every request's key, or to none, in one script call
-// and so one round trip; see ratelimit.MultiLimiter. out[i] receives the
-// decision Allow would have made at the same instant. In Redis Cluster the
+// and so one round trip (shared with concurrent decisions); see
+// ratelimit.MultiLimiter. out[i] receives the decision Allow would have
+// made at the same instant. In Redis Cluster the
 // keys must share a slot (see the package doc). It returns an error wrapping
 // ratelimit.ErrInvalidLimit, and charges nothing, for an invalid limit, a
 // negative n, an out of the wrong length or a key given twice.
@@ -246,9 +317,7 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 	if len(reqs) == 0 {
 		return true, nil
 	}
-	var kbuf [4]string
-	keys := kbuf[:0]
-	args := l.appendNow(append(make([]any, 0, 3+2*len(reqs)), n))
+	tooHeavy := false // n is over a Count: the call cannot pass
 	for i := range reqs {
 		r := &reqs[i]
 		if err := check(r.Limit, n); err != nil {
@@ -259,10 +328,29 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 				return false, fmt.Errorf("redislimiter: %w: key %q appears twice (requests %d and %d)", ratelimit.ErrInvalidLimit, r.Key, j, i)
 			}
 		}
-		keys = append(keys, l.keyOf(r))
+		tooHeavy = tooHeavy || n > r.Limit.Count
+	}
+	// A call that cannot pass only reads the keys (n = 0); each decision is
+	// then computed here from the backlog, exactly.
+	args := gcraScript.evalSha(len(reqs), 3+2*len(reqs))
+	for i := range reqs {
+		args = append(args, l.keyOf(&reqs[i]))
+	}
+	if tooHeavy {
+		args = append(args, int64(0))
+	} else {
+		args = append(args, n)
+	}
+	args = l.appendNow(args)
+	for i := range reqs {
+		r := &reqs[i]
 		args = append(args, r.Limit.Count, int64(r.Limit.Window)/r.Limit.Count)
 	}
-	res, err := gcraScript.Run(ctx, l.client, keys, args...).Int64Slice()
+	cmd, err := l.b.do(ctx, gcraScript, redis.NewCmd(ctx, args...))
+	var res []int64
+	if err == nil {
+		res, err = cmd.Int64Slice()
+	}
 	if err != nil {
 		return false, unavailable("allow all", err)
 	}
@@ -270,10 +358,16 @@ func (l *Limiter) AllowAll(ctx context.Context, reqs []ratelimit.Request, n int6
 		return false, unavailable("allow all", fmt.Errorf("script answered %d values, want %d", len(res), 1+2*len(reqs)))
 	}
 	for i := range reqs {
+		lim, backlog := reqs[i].Limit, res[2+2*i]
+		fits := res[1+2*i] == 1
+		if tooHeavy {
+			interval := int64(lim.Window) / lim.Count
+			fits = n <= lim.Count && backlog+n*interval <= interval*lim.Count
+		}
 		out[i] = ratelimit.Decision{}
-		decide(&out[i], res[1+2*i] == 1, res[2+2*i], reqs[i].Limit, n)
+		decide(&out[i], fits, backlog, lim, n)
 	}
-	return res[0] == 1, nil
+	return res[0] == 1 && !tooHeavy, nil
 }
 
 // Reset forgets key's usage (ratelimit.Resetter): one DEL.

@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
@@ -63,6 +65,7 @@ func TestMatchesMemory(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	ctx := context.Background()
 	weights := []int64{0, 1, 1, 1, 1, 2, 3, 8}
+	synced := time.Now()
 	for step := range 1500 {
 		n := weights[rng.IntN(len(weights))]
 		if rng.IntN(4) == 0 {
@@ -89,6 +92,15 @@ func TestMatchesMemory(t *testing.T) {
 		// Steps of any size, mostly within a limit's interval.
 		lim := limits[rng.IntN(len(limits))]
 		clock.ns.Add(rng.Int64N(2 * int64(lim.Window) / lim.Count))
+		// The clock may not run slower than real time (WithClock): Redis
+		// expires keys by its own, a millisecond at least after a charge
+		// (PX), so a 5 ns key charged now is gone a millisecond later
+		// whatever the fake clock says. It catches up whenever a quarter of
+		// that has passed.
+		if d := time.Since(synced); d > 250*time.Microsecond {
+			clock.ns.Add(int64(d))
+			synced = time.Now()
+		}
 	}
 }
 
@@ -258,11 +270,11 @@ func (l *logLines) get() []slog.Level {
 
 // failingClient connects through a proxy the test cuts, with short timeouts
 // and no retries, so that an outage shows at once.
-func failingClient(t *testing.T) (*redis.Client, *proxy) {
+func failingClient(t *testing.T) (*redis.Client, *testnet.Proxy) {
 	t.Helper()
-	opt, err := redis.ParseURL(redisURL(t))
+	opt, err := redis.ParseURL(testenv.Redis(t))
 	require.NoError(t, err)
-	p := newProxy(t, opt.Addr)
+	p := testnet.NewProxy(t, opt.Addr)
 	opt.Addr = p.Addr()
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 	opt.MaxRetries = -1
@@ -362,4 +374,58 @@ func TestNew(t *testing.T) {
 	require.ErrorIs(t, err, ratelimit.ErrInvalidLimit, "invalid limits are refused before Redis is asked")
 	_, err = l.Allow(context.Background(), "k", ratelimit.Limit{Count: 1, Window: time.Second}, 1)
 	require.ErrorIs(t, err, redislimiter.ErrUnavailable, "nothing listens on port 1")
+}
+
+// A weight over Count is refused and charges nothing even where float64
+// cannot tell it from Count (2⁶⁰ + 1).
+func TestTooHeavyHugeCount(t *testing.T) {
+	c := newClient(t, "")
+	l := redislimiter.New(c, redislimiter.WithPrefix(testPrefix(t, c)))
+	ctx := context.Background()
+	huge := ratelimit.Limit{Count: 1 << 60, Window: 1 << 61}
+	d, err := l.Allow(ctx, "k", huge, huge.Count+1)
+	require.NoError(t, err)
+	require.False(t, d.Allowed)
+	require.Equal(t, huge.Window, d.RetryAfter)
+	other := ratelimit.Limit{Count: 10, Window: time.Minute}
+	out := make([]ratelimit.Decision, 2)
+	ok, err := l.AllowAll(ctx, []ratelimit.Request{{Key: "a", Limit: huge}, {Key: "b", Limit: other}}, huge.Count+1, out)
+	require.NoError(t, err)
+	require.False(t, ok)
+	require.False(t, out[0].Allowed)
+	require.False(t, out[1].Allowed)
+	for _, k := range []string{"k", "a"} {
+		d, err = l.Allow(ctx, k, huge, 0)
+		require.NoError(t, err)
+		require.Equal(t, huge.Count, d.Remaining, "%s: nothing charged", k)
+	}
+}
+
+// A key prepared once (ratelimit.KeyPreparer) names the same Redis key as
+// the key itself; one prepared by another limiter is ignored.
+func TestPrepareKey(t *testing.T) {
+	c := newClient(t, "")
+	hook := &counter{}
+	c.AddHook(hook)
+	prefix := testPrefix(t, c)
+	l := redislimiter.New(c, redislimiter.WithPrefix(prefix))
+	other := redislimiter.New(c, redislimiter.WithPrefix(prefix+"other:"))
+	lim := ratelimit.Limit{Count: 10, Window: time.Minute}
+	ctx := context.Background()
+	call := func(prepared ...any) []string {
+		t.Helper()
+		reqs := []ratelimit.Request{{Key: "{t}:a", Limit: lim, Prepared: prepared[0]}, {Key: "{t}:b", Limit: lim, Prepared: prepared[1]}}
+		ok, err := l.AllowAll(ctx, reqs, 1, make([]ratelimit.Decision, 2))
+		require.NoError(t, err)
+		require.True(t, ok)
+		_, keys := hook.take()
+		return keys
+	}
+	want := []string{prefix + "r:{t}:a", prefix + "r:{t}:b"}
+	require.Equal(t, want, call(nil, nil))
+	require.Equal(t, want, call(l.PrepareKey("{t}:a"), l.PrepareKey("{t}:b")))
+	require.Equal(t, want, call(other.PrepareKey("{t}:a"), "not a prepared key"))
+	d, err := l.Allow(ctx, "{t}:a", lim, 0)
+	require.NoError(t, err)
+	require.Equal(t, int64(7), d.Remaining, "three charges on one counter")
 }

@@ -23,7 +23,10 @@ func (l *Limiter) Remember(ctx context.Context, key [32]byte, until time.Time) (
 	copy(b[:], replaySpace)
 	hex.Encode(b[len(replaySpace):], key[:])
 	ms := (until.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
-	err := l.client.Do(ctx, "set", l.prefix+string(b[:]), "1", "nx", "pxat", ms).Err()
+	cmd, err := l.b.do(ctx, nil, redis.NewCmd(ctx, "set", l.prefix+string(b[:]), "1", "nx", "pxat", ms))
+	if err == nil {
+		err = cmd.Err()
+	}
 	switch {
 	case err == nil:
 		return false, nil

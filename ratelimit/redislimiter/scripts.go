@@ -1,7 +1,5 @@
 package redislimiter
 
-import "github.com/redis/go-redis/v9"
-
 // Times inside the scripts are pairs of Unix seconds and nanoseconds: Lua's
 // numbers are float64, exact up to 2⁵³, and a Unix time in nanoseconds is
 // about 2⁶⁰. Only differences of times are computed in nanoseconds (at most
@@ -13,6 +11,31 @@ import "github.com/redis/go-redis/v9"
 // not agree on the time. Since Redis 5 scripts replicate their effects, not
 // their source, so reading TIME before writing is allowed.
 
+// allowScript is gcraScript for one key, answering one integer rather than
+// a table: the backlog when n fits (and was charged), −1 − backlog when it
+// does not (a sign is exact in a float, whatever the backlog). KEYS[1] is
+// the key; ARGV is n, now (seconds, nanoseconds, or both empty), the count
+// and the interval in ns.
+var allowScript = newScript(`
+local n, c, i = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
+if not s then
+  local t = redis.call('TIME')
+  s, ns = tonumber(t[1]), tonumber(t[2]) * 1000
+end
+local u, v = 0, redis.call('GET', KEYS[1])
+if v then
+  u = (tonumber(string.sub(v, 1, -10)) - s) * 1e9 + tonumber(string.sub(v, -9)) - ns
+  if u < 0 then u = 0 end
+end
+if n > c or u + n * i > c * i then return -1 - u end
+if n > 0 then
+  local t = ns + u + n * i
+  redis.call('SET', KEYS[1], string.format('%d%09d', s + math.floor(t / 1e9), t % 1e9), 'PX', math.ceil((u + n * i) / 1e6))
+end
+return u
+`)
+
 // gcraScript decides n requests against the limit of every key, all or none
 // (ratelimit.MultiLimiter), GCRA as the memory limiter does it. KEYS are the
 // keys; ARGV is n, now (seconds, nanoseconds, or both empty), then the count
@@ -22,7 +45,7 @@ import "github.com/redis/go-redis/v9"
 // It returns {allowed, allowed₁, backlog₁, allowed₂, backlog₂, …}: backlog is
 // TAT − now before the charge (0 for a key at full capacity), from which the
 // caller computes Remaining, Reset and RetryAfter with integer arithmetic.
-var gcraScript = redis.NewScript(`
+var gcraScript = newScript(`
 local n = tonumber(ARGV[1])
 local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 if not s then
@@ -62,7 +85,7 @@ return out
 // as zero and is not written. The hash expires when its latest window ends.
 //
 // It returns {allowed, used₁, used₂, …}: the counts before the charge.
-var quotaScript = redis.NewScript(`
+var quotaScript = newScript(`
 local n = tonumber(ARGV[1])
 local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
 if not s then

@@ -446,7 +446,8 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 		}
 		// Several order columns: their values joined by NUL, which keys
 		// never hold.
-		if after = strings.Split(key, "\x00"); len(after) != len(cols) {
+		// Keys are valid UTF-8 (PostgreSQL refuses anything else in text).
+		if after = strings.Split(key, "\x00"); len(after) != len(cols) || !utf8.ValidString(key) {
 			return store.Page[T]{}, fmt.Errorf("store: %w %q", store.ErrInvalidCursor, opts.Cursor)
 		}
 	}
