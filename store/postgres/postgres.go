@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,6 +60,7 @@ type options struct {
 	logger         *slog.Logger
 	keepN          int64
 	keepFor        time.Duration
+	upTo           int // tests: stop the migrations after this version
 }
 
 // WithSchema keeps the store's tables in schema (created when missing)
@@ -137,7 +139,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	d.Flush = func(ctx context.Context, tx *sql.Tx, changes []store.Change, at int64) (int64, error) {
 		return flush(ctx, tx, channel, changes, at)
 	}
-	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll, KeepChanges: o.keepN, KeepFor: o.keepFor})
+	c, err := sqlstore.New(ctx, d, sqlstore.Config{Writer: db, Reader: db, Poll: o.poll, KeepChanges: o.keepN, KeepFor: o.keepFor, UpTo: o.upTo})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -279,6 +281,69 @@ var dialect = sqlstore.Dialect{
 	Types:     map[string]string{"text": `TEXT COLLATE "C"`, "json": "JSONB"},
 	ReadTx:    &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	Classify:  classify,
+	// Migrations 0003 and later: consumers' and credentials' columns are
+	// boolean, timestamptz and json, which checks its values.
+	JSONChecked: true,
+	ReadRaw:     readRaw,
+	RawBool:     rawBool,
+	RawTime:     rawTime,
+}
+
+// readRaw runs fn in a repeatable-read, read-only pgx transaction on a
+// connection of db, its rows in the binary format: Snapshot reads a million
+// rows without database/sql's conversion of every value.
+func readRaw(ctx context.Context, db *sql.DB, fn func(sqlstore.RawQuery) error) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		tx, err := pc.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+		return fn(func(ctx context.Context, query string, args ...any) (sqlstore.RawRows, error) {
+			rows, err := tx.Query(ctx, query, append([]any{binaryResults}, args...)...)
+			if err != nil {
+				return nil, err
+			}
+			return rawRows{rows}, nil
+		})
+	})
+}
+
+// binaryResults asks for every column in the binary format: text and json
+// as they are, booleans in a byte, timestamptz in 8 (see rawTime).
+var binaryResults = pgx.QueryResultFormats{pgx.BinaryFormatCode}
+
+// rawRows are pgx rows as sqlstore.RawRows.
+type rawRows struct{ pgx.Rows }
+
+func (r rawRows) Close() { r.Rows.Close() }
+
+var errRawValue = errors.New("unexpected binary value")
+
+func rawBool(b []byte) (bool, error) {
+	if len(b) != 1 {
+		return false, errRawValue
+	}
+	return b[0] != 0, nil
+}
+
+// y2k is where PostgreSQL's binary timestamps count from, in microseconds
+// since the Unix epoch.
+const y2k = 946_684_800 * 1_000_000
+
+// rawTime decodes a binary timestamptz: microseconds since 2000-01-01 UTC.
+func rawTime(b []byte) (time.Time, error) {
+	if len(b) != 8 {
+		return time.Time{}, errRawValue
+	}
+	us := int64(binary.BigEndian.Uint64(b)) + y2k
+	return time.UnixMicro(us).UTC(), nil
 }
 
 func classify(err error) (sqlstore.ErrorClass, string) {

@@ -43,6 +43,7 @@ type options struct {
 	readers     int
 	keepN       int64
 	keepFor     time.Duration
+	upTo        int // tests: stop the migrations after this version
 }
 
 // WithBusyTimeout sets how long a statement waits for a lock another
@@ -94,7 +95,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store: sqlite: %w", err)
 	}
 	reader.SetMaxOpenConns(max(1, o.readers))
-	s, err := sqlstore.New(ctx, dialect, sqlstore.Config{Writer: writer, Reader: reader, KeepChanges: o.keepN, KeepFor: o.keepFor})
+	s, err := sqlstore.New(ctx, dialect, sqlstore.Config{Writer: writer, Reader: reader, KeepChanges: o.keepN, KeepFor: o.keepFor, UpTo: o.upTo})
 	if err != nil {
 		writer.Close()
 		reader.Close()
@@ -110,11 +111,12 @@ func (s *Store) Close() error {
 }
 
 // dialect is SQLite's: ? placeholders, one writer (so no row locks), TEXT for
-// documents as written.
+// documents as written and for instants (RFC 3339), INTEGER for booleans.
 var dialect = sqlstore.Dialect{
 	Name:          "sqlite",
 	PrepareWrites: true,
 	Types:         map[string]string{"text": "TEXT", "json": "TEXT"},
+	TimeText:      true,
 	Classify:      classify,
 }
 

@@ -239,3 +239,19 @@ func TestPrunedChangesReset(t *testing.T) {
 func TestBulk(t *testing.T) {
 	sqlstoretest.Bulk(t, open(t, filepath.Join(t.TempDir(), "gatehouse.db")))
 }
+
+// TestUpgrade checks migrations 0003 and 0004 on a file that version 1 (JSON
+// documents) made: everything stored reads back intact, in columns.
+func TestUpgrade(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	old, err := sqlite.Open(t.Context(), path, sqlite.WithMigrationsUpTo(2))
+	require.NoError(t, err)
+	require.NoError(t, old.Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	sqlstoretest.Upgrade(t, db, func(t *testing.T) store.Store { return open(t, path) })
+	var n int
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM pragma_table_info('credentials') WHERE name = 'doc'").Scan(&n))
+	require.Zero(t, n, "the documents are gone")
+}

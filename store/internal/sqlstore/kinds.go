@@ -20,6 +20,7 @@ import (
 var (
 	consumers = &kind[consumer.Consumer]{
 		what: "consumer", table: "consumers", keys: []string{"username"},
+		cols: consumerCols, vals: consumerVals, decode: decodeConsumer,
 		clone: (*consumer.Consumer).Clone,
 		fields: func(c *consumer.Consumer) (*string, *time.Time, *time.Time) {
 			return &c.Username, &c.CreatedAt, &c.UpdatedAt
@@ -41,12 +42,7 @@ var (
 
 	credentials = &kind[credential.Credential]{
 		what: "credential", table: "credentials", keys: []string{"consumer", "id"},
-		cols:  []string{"lookup", "name", "consumer_group"},
-		vals:  func(c *credential.Credential) []any { return []any{c.Lookup, c.Name, c.ConsumerGroup} },
-		extra: "lookup",
-		restore: func(c *credential.Credential, keys []string, lookup string) {
-			c.Consumer, c.Lookup = keys[0], lookup
-		},
+		cols: credentialCols, vals: credentialVals, decode: decodeCredential,
 		clone: (*credential.Credential).Clone,
 		fields: func(c *credential.Credential) (*string, *time.Time, *time.Time) {
 			return &c.ID, &c.CreatedAt, &c.UpdatedAt
@@ -88,7 +84,7 @@ var (
 		},
 	}
 
-	routes = &kind[route.Route]{
+	routes = docKind(&kind[route.Route]{
 		what: "route", table: "routes", keys: []string{"id"},
 		clone: (*route.Route).Clone,
 		fields: func(r *route.Route) (*string, *time.Time, *time.Time) {
@@ -97,9 +93,9 @@ var (
 		change: func(keys []string, deleted bool) store.Change {
 			return store.Change{Kind: store.KindRoute, Deleted: deleted, ID: keys[0]}
 		},
-	}
+	}, nil, nil)
 
-	serviceGroups = &kind[servicegroup.Group]{
+	serviceGroups = docKind(&kind[servicegroup.Group]{
 		what: "service group", table: "service_groups", keys: []string{"id"},
 		clone: (*servicegroup.Group).Clone,
 		fields: func(g *servicegroup.Group) (*string, *time.Time, *time.Time) {
@@ -119,9 +115,9 @@ var (
 		change: func(keys []string, deleted bool) store.Change {
 			return store.Change{Kind: store.KindGroup, Deleted: deleted, ID: keys[0]}
 		},
-	}
+	}, nil, nil)
 
-	gateways = &kind[consumergroup.Gateway]{
+	gateways = docKind(&kind[consumergroup.Gateway]{
 		what: "gateway", table: "gateways", keys: []string{"id"},
 		clone: (*consumergroup.Gateway).Clone,
 		fields: func(g *consumergroup.Gateway) (*string, *time.Time, *time.Time) {
@@ -136,12 +132,10 @@ var (
 		change: func(keys []string, deleted bool) store.Change {
 			return store.Change{Kind: store.KindGateway, Deleted: deleted, ID: keys[0]}
 		},
-	}
+	}, nil, nil)
 
-	consumerGroups = &kind[consumergroup.Group]{
+	consumerGroups = docKind(&kind[consumergroup.Group]{
 		what: "consumer group", table: "consumer_groups", keys: []string{"id"},
-		cols:  []string{"gateway_id", "name"},
-		vals:  func(g *consumergroup.Group) []any { return []any{g.GatewayID, g.Name} },
 		clone: (*consumergroup.Group).Clone,
 		fields: func(g *consumergroup.Group) (*string, *time.Time, *time.Time) {
 			return &g.ID, &g.CreatedAt, &g.UpdatedAt
@@ -165,7 +159,7 @@ var (
 		change: func(keys []string, deleted bool) store.Change {
 			return store.Change{Kind: store.KindConsumerGroup, Deleted: deleted, ID: keys[0]}
 		},
-	}
+	}, []string{"gateway_id", "name"}, func(g *consumergroup.Group) []any { return []any{g.GatewayID, g.Name} })
 )
 
 // uniqueSorted returns the distinct values of vs, sorted.

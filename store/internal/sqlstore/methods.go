@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/gatehousehq/gatehouse/consumer"
@@ -141,16 +139,15 @@ func (s *Store) FindCredential(ctx context.Context, lookup string) (*credential.
 	if lookup == "" {
 		return nil, notFound
 	}
-	var username, id string
-	var doc []byte
-	err := s.r.QueryRowContext(ctx, s.q("SELECT consumer, id, doc FROM credentials WHERE lookup = ?"), lookup).Scan(&username, &id, &doc)
+	row := s.r.QueryRowContext(ctx, s.q("SELECT "+credentials.selectCols()+" FROM credentials WHERE lookup = ?"), lookup)
+	c, err := credentials.scanObject(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound
 	}
 	if err != nil {
 		return nil, s.dbErr(ctx, err)
 	}
-	return credentials.decode(doc, []string{username, id}, lookup)
+	return c, nil
 }
 
 // DeleteCredential deletes credential id of the consumer username.
@@ -366,33 +363,46 @@ func (s *Store) ListConsumerGroups(ctx context.Context, gatewayID string, opts s
 
 // ---- snapshot ----
 
-// Snapshot returns the whole configuration, read in one transaction.
+// Snapshot returns the whole configuration, read in one transaction (with
+// Dialect.ReadRaw when the dialect has it).
 func (s *Store) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 	snap := &store.Snapshot{}
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		var err error
-		if snap.Consumers, err = scanAll(s, ctx, tx, consumers, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Credentials, err = scanAll(s, ctx, tx, credentials, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Routes, err = scanAll(s, ctx, tx, routes, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Groups, err = scanAll(s, ctx, tx, serviceGroups, "", nil, "", 0); err != nil {
-			return err
-		}
-		if snap.Gateways, err = scanAll(s, ctx, tx, gateways, "", nil, "", 0); err != nil {
-			return err
-		}
-		snap.ConsumerGroups, err = scanAll(s, ctx, tx, consumerGroups, "", nil, "", 0)
-		return err
-	})
+	var err error
+	if s.d.ReadRaw != nil {
+		err = s.d.ReadRaw(ctx, s.r, func(raw RawQuery) error {
+			return s.snapshot(ctx, querier{raw: raw, f: s.d.formats(true)}, snap)
+		})
+		err = s.dbErr(ctx, err)
+	} else {
+		err = s.read(ctx, func(tx *sql.Tx) error {
+			return s.snapshot(ctx, querier{tx: tx, f: s.d.formats(false)}, snap)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return snap, nil
+}
+
+func (s *Store) snapshot(ctx context.Context, q querier, snap *store.Snapshot) error {
+	var err error
+	if snap.Consumers, err = scanAll(s, ctx, q, consumers, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Credentials, err = scanAll(s, ctx, q, credentials, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Routes, err = scanAll(s, ctx, q, routes, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Groups, err = scanAll(s, ctx, q, serviceGroups, "", nil, "", 0); err != nil {
+		return err
+	}
+	if snap.Gateways, err = scanAll(s, ctx, q, gateways, "", nil, "", 0); err != nil {
+		return err
+	}
+	snap.ConsumerGroups, err = scanAll(s, ctx, q, consumerGroups, "", nil, "", 0)
+	return err
 }
 
 // ---- lists ----
@@ -464,7 +474,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 				a = append(a, v)
 			}
 		}
-		items, err := scanAll(s, ctx, tx, k, f, a, order, n+1)
+		items, err := scanAll(s, ctx, querier{tx: tx, f: s.d.formats(false)}, k, f, a, order, n+1)
 		if err != nil {
 			return err
 		}
@@ -493,149 +503,70 @@ func orderKey[T any](k *kind[T], v *T, order string) []string {
 	return []string{*id}
 }
 
+// querier runs scanAll's query: in tx, or through raw; f are the forms of
+// its rows.
+type querier struct {
+	tx  *sql.Tx
+	raw RawQuery
+	f   formats
+}
+
 // scanAll reads k's objects that the filter keeps (all when empty), ordered
 // by order (by the keys when empty), at most max of them when max > 0.
-// Documents are decoded by several goroutines while rows are still coming
-// (decoding is most of a Snapshot's time).
-func scanAll[T any](s *Store, ctx context.Context, tx *sql.Tx, k *kind[T], filter string, fargs []any, order string, max int) ([]*T, error) {
-	q := "SELECT " + strings.Join(k.keys, ", ") + ", " + k.selectCols() + " FROM " + k.table
+func scanAll[T any](s *Store, ctx context.Context, q querier, k *kind[T], filter string, fargs []any, order string, max int) ([]*T, error) {
+	query := "SELECT " + k.selectCols() + " FROM " + k.table
 	if filter != "" {
-		q += " WHERE " + filter
+		query += " WHERE " + filter
 	}
 	if order == "" {
 		order = strings.Join(k.keys, ", ")
 	}
-	q += " ORDER BY " + order
+	query += " ORDER BY " + order
 	if max > 0 {
-		q += fmt.Sprintf(" LIMIT %d", max)
+		query += fmt.Sprintf(" LIMIT %d", max)
 	}
-	rows, err := tx.QueryContext(ctx, s.q(q), fargs...)
+	var out []*T
+	q.f.batch = newBatch()
+	if q.raw != nil {
+		rows, err := q.raw(ctx, s.q(query), fargs...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			v, err := k.decodeRow(q.f, rows.RawValues())
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, rows.Err()
+	}
+	rows, err := q.tx.QueryContext(ctx, s.q(query), fargs...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-
-	d := newDecoder(k)
-	defer d.stop()
-	b := d.newBatch()
+	raw := make([]sql.RawBytes, len(k.keys)+len(k.cols))
+	row := make([][]byte, len(raw))
+	dest := make([]any, len(raw))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
 	for rows.Next() {
-		r := rawRow{keys: make([]string, len(k.keys))}
-		dest := make([]any, 0, len(k.keys)+2)
-		for i := range r.keys {
-			dest = append(dest, &r.keys[i])
-		}
-		dest = append(dest, &r.doc)
-		if k.extra != "" {
-			dest = append(dest, &r.extra)
-		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
-		b.rows = append(b.rows, r)
-		if len(b.rows) == decodeBatch {
-			d.submit(b)
-			b = d.newBatch()
+		for i, r := range raw {
+			row[i] = r
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	d.submit(b)
-	return d.wait()
-}
-
-// decodeBatch is how many rows a decoding goroutine takes at once.
-const decodeBatch = 256
-
-// rawRow is a row read but not decoded yet.
-type rawRow struct {
-	keys  []string
-	doc   []byte
-	extra string
-}
-
-// batch is a run of rows and, once decoded, their objects.
-type batch[T any] struct {
-	rows []rawRow
-	out  []*T
-	err  error
-}
-
-// decoder decodes batches of rows on up to GOMAXPROCS goroutines, keeping
-// their order.
-type decoder[T any] struct {
-	k       *kind[T]
-	batches []*batch[T]
-	work    chan *batch[T]
-	wg      sync.WaitGroup
-	started int
-	stopped bool
-}
-
-func newDecoder[T any](k *kind[T]) *decoder[T] {
-	return &decoder[T]{k: k, work: make(chan *batch[T], runtime.GOMAXPROCS(0))}
-}
-
-func (d *decoder[T]) newBatch() *batch[T] {
-	b := &batch[T]{rows: make([]rawRow, 0, decodeBatch)}
-	d.batches = append(d.batches, b)
-	return b
-}
-
-// submit hands b to a decoding goroutine, starting one when fewer than
-// GOMAXPROCS run. The first batch is decoded inline: most reads are small.
-func (d *decoder[T]) submit(b *batch[T]) {
-	if len(d.batches) == 1 && len(b.rows) < decodeBatch {
-		d.decode(b)
-		return
-	}
-	if d.started < cap(d.work) {
-		d.started++
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			for b := range d.work {
-				d.decode(b)
-			}
-		}()
-	}
-	d.work <- b
-}
-
-func (d *decoder[T]) decode(b *batch[T]) {
-	b.out = make([]*T, len(b.rows))
-	for i, r := range b.rows {
-		if b.out[i], b.err = d.k.decode(r.doc, r.keys, r.extra); b.err != nil {
-			return
+		v, err := k.decodeRow(q.f, row)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, v)
 	}
-	b.rows = nil
-}
-
-// stop ends the goroutines; wait calls it.
-func (d *decoder[T]) stop() {
-	if !d.stopped {
-		d.stopped = true
-		close(d.work)
-		d.wg.Wait()
-	}
-}
-
-// wait returns every decoded object in order.
-func (d *decoder[T]) wait() ([]*T, error) {
-	d.stop()
-	n := 0
-	for _, b := range d.batches {
-		if b.err != nil {
-			return nil, b.err
-		}
-		n += len(b.out)
-	}
-	out := make([]*T, 0, n)
-	for _, b := range d.batches {
-		out = append(out, b.out...)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // strings returns the first column of the rows query returns.

@@ -2,12 +2,17 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential"
 )
 
 // migrations are the schema's versions: migrations/NNNN_name.sql, applied in
@@ -24,6 +29,14 @@ type migration struct {
 	version int
 	name    string
 	sql     string // empty: nothing to do for this dialect
+	// after, when not nil, runs once the migration's SQL has, in its
+	// transaction.
+	after func(s *Store, ctx context.Context, tx *sql.Tx) error
+}
+
+// steps are the parts of migrations written in Go, by version.
+var steps = map[int]func(s *Store, ctx context.Context, tx *sql.Tx) error{
+	3: (*Store).fillColumns,
 }
 
 // loadMigrations returns the embedded migrations in order, with the
@@ -75,6 +88,7 @@ func (s *Store) loadMigrations() ([]migration, error) {
 		if m.version != i+1 {
 			return nil, fmt.Errorf("sqlstore: migration %04d is missing", i+1)
 		}
+		out[i].after = steps[m.version]
 	}
 	return out, nil
 }
@@ -112,11 +126,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: %s: the schema is at version %d, newer than this build knows (%d)", s.d.Name, have, latest)
 	}
 	for _, m := range ms {
-		if m.version <= have {
+		if m.version <= have || s.upTo > 0 && m.version > s.upTo {
 			continue
 		}
 		if m.sql != "" {
 			if _, err := sqlTx.ExecContext(ctx, m.sql); err != nil {
+				return s.dbErr(ctx, fmt.Errorf("migration %s: %w", m.name, err))
+			}
+		}
+		if m.after != nil {
+			if err := m.after(s, ctx, sqlTx); err != nil {
 				return s.dbErr(ctx, fmt.Errorf("migration %s: %w", m.name, err))
 			}
 		}
@@ -126,4 +145,77 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return s.dbErr(ctx, sqlTx.Commit())
+}
+
+// fillColumns is the Go part of migration 0003: the rows of consumers and
+// credentials whose columns are not filled yet (created_at is NULL: every
+// row in SQLite, none in PostgreSQL, whose SQL fills them) get them from
+// their documents, written as a write today would.
+func (s *Store) fillColumns(ctx context.Context, tx *sql.Tx) error {
+	err := fillFromDocs(s, ctx, tx, consumers, "username, doc", func(row []string) (*consumer.Consumer, error) {
+		c := new(consumer.Consumer)
+		return c, json.Unmarshal([]byte(row[1]), c)
+	})
+	if err != nil {
+		return err
+	}
+	return fillFromDocs(s, ctx, tx, credentials, "consumer, id, lookup, doc", func(row []string) (*credential.Credential, error) {
+		c := &credential.Credential{}
+		err := json.Unmarshal([]byte(row[3]), c)
+		c.Consumer, c.Lookup = row[0], row[2]
+		return c, err
+	})
+}
+
+// fillFromDocs reads cols of k's rows whose created_at is NULL, builds
+// their objects with legacy and writes k's columns from them.
+func fillFromDocs[T any](s *Store, ctx context.Context, tx *sql.Tx, k *kind[T], cols string, legacy func(row []string) (*T, error)) error {
+	rows, err := tx.QueryContext(ctx, "SELECT "+cols+" FROM "+k.table+" WHERE created_at IS NULL")
+	if err != nil {
+		return err
+	}
+	var all [][]string
+	n := len(strings.Split(cols, ", "))
+	for rows.Next() {
+		row := make([]string, n)
+		dest := make([]any, n)
+		for i := range row {
+			dest[i] = &row[i]
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return err
+		}
+		all = append(all, row)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	set := make([]string, len(k.cols))
+	for i, c := range k.cols {
+		set[i] = c + " = ?"
+	}
+	st, err := tx.PrepareContext(ctx, s.q("UPDATE "+k.table+" SET "+strings.Join(set, ", ")+" WHERE "+k.where()))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, row := range all {
+		v, err := legacy(row)
+		if err != nil {
+			return fmt.Errorf("decode %s %q: %w", k.what, row[len(k.keys)-1], err)
+		}
+		vals, err := k.vals(&s.d, v)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, append(vals, args(row[:len(k.keys)])...)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 )
 
 // kind describes how one kind of object is kept: its table, key columns,
-// indexed columns and side tables. The generic functions below read and write
+// other columns and side tables. The generic functions below read and write
 // every kind through it.
 type kind[T any] struct {
 	// what names the kind in errors ("consumer").
@@ -23,15 +24,12 @@ type kind[T any] struct {
 	// the object's own id (its username for consumers).
 	table string
 	keys  []string
-	// cols are the columns written beside the keys and doc; vals gives
+	// cols are the columns written and read beside the keys; vals gives
 	// their values for an object.
 	cols []string
-	vals func(v *T) []any
-	// extra, when not empty, is a column read back beside doc because the
-	// document leaves it out; restore puts the keys and that column's value
-	// back into a decoded object.
-	extra   string
-	restore func(v *T, keys []string, extra string)
+	vals func(d *Dialect, v *T) ([]any, error)
+	// decode builds an object from a row of the keys' and cols' values.
+	decode func(f formats, row [][]byte) (*T, error)
 	// clone copies an object; fields points at its id and timestamps.
 	clone  func(*T) *T
 	fields func(*T) (id *string, created, updated *time.Time)
@@ -47,6 +45,29 @@ type kind[T any] struct {
 	side func(t *tx, keys []string, cur, next *T) error
 	// change is the Change announcing a write of the object.
 	change func(keys []string, deleted bool) store.Change
+}
+
+// docKind fills k's cols, vals and decode for a kind kept as a JSON
+// document (doc), after the columns extra returns the values of.
+func docKind[T any](k *kind[T], extraCols []string, extra func(*T) []any) *kind[T] {
+	k.cols = append(slices.Clone(extraCols), "doc")
+	k.vals = func(_ *Dialect, v *T) ([]any, error) {
+		doc, err := encode(v)
+		if err != nil {
+			return nil, err
+		}
+		var vals []any
+		if extra != nil {
+			vals = extra(v)
+		}
+		return append(vals, string(doc)), nil
+	}
+	at := len(k.keys) + len(extraCols)
+	k.decode = func(_ formats, row [][]byte) (*T, error) {
+		v := new(T)
+		return v, json.Unmarshal(row[at], v)
+	}
+	return k
 }
 
 // notFound is the error for a missing object.
@@ -66,39 +87,32 @@ func (k *kind[T]) where() string {
 	return strings.Join(parts, " AND ")
 }
 
-// selectCols are the columns a read returns: doc, then extra.
+// selectCols are the columns a read returns: the keys, then cols.
 func (k *kind[T]) selectCols() string {
-	if k.extra != "" {
-		return "doc, " + k.extra
-	}
-	return "doc"
+	return strings.Join(k.keys, ", ") + ", " + strings.Join(k.cols, ", ")
 }
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
 // scanObject reads one row of selectCols into a new object.
-func (k *kind[T]) scanObject(row scanner, keys []string) (*T, []byte, error) {
-	var doc []byte
-	var extra string
-	dest := []any{&doc}
-	if k.extra != "" {
-		dest = append(dest, &extra)
+func (k *kind[T]) scanObject(row scanner) (*T, error) {
+	vals := make([][]byte, len(k.keys)+len(k.cols))
+	dest := make([]any, len(vals))
+	for i := range vals {
+		dest[i] = &vals[i]
 	}
 	if err := row.Scan(dest...); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	v, err := k.decode(doc, keys, extra)
-	return v, doc, err
+	return k.decodeRow(textFormats, vals)
 }
 
-func (k *kind[T]) decode(doc []byte, keys []string, extra string) (*T, error) {
-	v := new(T)
-	if err := json.Unmarshal(doc, v); err != nil {
-		return nil, fmt.Errorf("sqlstore: decode %s %q: %w", k.what, keys[len(keys)-1], err)
-	}
-	if k.restore != nil {
-		k.restore(v, keys, extra)
+// decodeRow builds an object from a row of selectCols.
+func (k *kind[T]) decodeRow(f formats, row [][]byte) (*T, error) {
+	v, err := k.decode(f, row)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: decode %s %q: %w", k.what, row[len(k.keys)-1], err)
 	}
 	return v, nil
 }
@@ -114,7 +128,7 @@ func args(keys []string) []any {
 // get reads the object with the given keys.
 func get[T any](s *Store, ctx context.Context, k *kind[T], keys ...string) (*T, error) {
 	row := s.r.QueryRowContext(ctx, s.q("SELECT "+k.selectCols()+" FROM "+k.table+" WHERE "+k.where()), args(keys)...)
-	v, _, err := k.scanObject(row, keys)
+	v, err := k.scanObject(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, k.notFound(keys)
 	}
@@ -127,7 +141,7 @@ func get[T any](s *Store, ctx context.Context, k *kind[T], keys ...string) (*T, 
 // load reads the stored object to replace, locking its row; nil when missing.
 func load[T any](t *tx, k *kind[T], keys []string) (*T, error) {
 	row := t.queryRow("SELECT "+k.selectCols()+" FROM "+k.table+" WHERE "+k.where()+t.s.d.ForUpdate, args(keys)...)
-	v, _, err := k.scanObject(row, keys)
+	v, err := k.scanObject(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -173,32 +187,28 @@ func putTx[T any](t *tx, k *kind[T], keys []string, fn store.Mutator[T]) (*T, bo
 			return nil, false, user(err)
 		}
 	}
-	doc, err := encode(next)
+	vals, err := k.vals(&t.s.d, next)
 	if err != nil {
 		return nil, false, user(fmt.Errorf("encode: %w", err))
 	}
-	var vals []any
-	if k.vals != nil {
-		vals = k.vals(next)
-	}
-	var stored []byte
+	var row scanner
 	if cur == nil {
-		cols := append(append(append([]string(nil), k.keys...), k.cols...), "doc")
+		cols := append(slices.Clone(k.keys), k.cols...)
 		q := "INSERT INTO " + k.table + " (" + strings.Join(cols, ", ") + ") VALUES (" +
 			strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ") ON CONFLICT (" + strings.Join(k.keys, ", ") +
-			") DO NOTHING RETURNING doc"
-		err = t.queryRow(q, append(append(args(keys), vals...), doc)...).Scan(&stored)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, false, errRace
-		}
+			") DO NOTHING RETURNING " + k.selectCols()
+		row = t.queryRow(q, append(args(keys), vals...)...)
 	} else {
-		set := make([]string, 0, len(k.cols)+1)
-		for _, c := range k.cols {
-			set = append(set, c+" = ?")
+		set := make([]string, len(k.cols))
+		for i, c := range k.cols {
+			set[i] = c + " = ?"
 		}
-		set = append(set, "doc = ?")
-		q := "UPDATE " + k.table + " SET " + strings.Join(set, ", ") + " WHERE " + k.where() + " RETURNING doc"
-		err = t.queryRow(q, append(append(vals, doc), args(keys)...)...).Scan(&stored)
+		q := "UPDATE " + k.table + " SET " + strings.Join(set, ", ") + " WHERE " + k.where() + " RETURNING " + k.selectCols()
+		row = t.queryRow(q, append(vals, args(keys)...)...)
+	}
+	out, err := k.scanObject(row)
+	if cur == nil && errors.Is(err, sql.ErrNoRows) {
+		return nil, false, errRace
 	}
 	if err != nil {
 		return nil, false, t.s.refused(k, err, keys, next)
@@ -207,15 +217,6 @@ func putTx[T any](t *tx, k *kind[T], keys []string, fn store.Mutator[T]) (*T, bo
 		if err := k.side(t, keys, cur, next); err != nil {
 			return nil, false, t.s.refused(k, err, keys, next)
 		}
-	}
-	extra := ""
-	if k.extra != "" {
-		// The extra column is written from vals; its first value.
-		extra, _ = vals[0].(string)
-	}
-	out, err := k.decode(stored, keys, extra)
-	if err != nil {
-		return nil, false, err
 	}
 	t.announce(k.change(keys, false))
 	return out, cur == nil, nil

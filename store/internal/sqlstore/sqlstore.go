@@ -56,8 +56,23 @@ type Dialect struct {
 	ForUpdate string
 	// Types replaces {{name}} in the migrations: "text" is the type of key
 	// and indexed text columns (compared in byte order), "json" the type of
-	// the document column.
+	// the document columns of migration 0001 (later migrations are written
+	// for one dialect).
 	Types map[string]string
+	// TimeText is true when time columns hold RFC 3339 text (written as
+	// such); false when the driver takes and returns time.Time.
+	TimeText bool
+	// JSONChecked is true when the database refuses JSON column values
+	// that are not valid JSON (PostgreSQL's json type): reads do not check
+	// them again.
+	JSONChecked bool
+	// ReadRaw, when not nil, runs Snapshot's reads without database/sql's
+	// conversions: fn in a read-only transaction that sees the database at
+	// one instant, on a connection of db, whose rows are the driver's bytes;
+	// booleans and instants come in the forms RawBool and RawTime decode.
+	ReadRaw func(ctx context.Context, db *sql.DB, fn func(RawQuery) error) error
+	RawBool func([]byte) (bool, error)
+	RawTime func([]byte) (time.Time, error)
 	// PrepareWrites keeps the statements of write transactions prepared
 	// (for a driver that does not cache them itself).
 	PrepareWrites bool
@@ -78,6 +93,18 @@ type Dialect struct {
 	Flush func(ctx context.Context, tx *sql.Tx, changes []store.Change, atMillis int64) (int64, error)
 }
 
+// RawRows are the rows of a query of Dialect.ReadRaw: each column's value as
+// the driver received it (nil for NULL), valid until the next Next.
+type RawRows interface {
+	Next() bool
+	RawValues() [][]byte
+	Err() error
+	Close()
+}
+
+// RawQuery runs a query in the transaction of Dialect.ReadRaw.
+type RawQuery func(ctx context.Context, query string, args ...any) (RawRows, error)
+
 // Config is what New needs besides the dialect.
 type Config struct {
 	// Writer runs the write transactions; Reader runs the reads (it may be
@@ -91,6 +118,9 @@ type Config struct {
 	// 10 minutes). A watcher that needed a pruned row gets store.KindReset.
 	KeepChanges int64
 	KeepFor     time.Duration
+	// UpTo, when > 0, stops the migrations after that version: a schema as
+	// an older build left it, for tests of upgrades.
+	UpTo int
 }
 
 // Store is the shared store.Store. Build it with New; the back-end packages
@@ -101,6 +131,7 @@ type Store struct {
 	poll      time.Duration
 	keepN     int64
 	keepFor   time.Duration
+	upTo      int
 	now       func() time.Time
 	done      chan struct{}
 	closeOnce sync.Once
@@ -120,7 +151,7 @@ var _ store.Store = (*Store)(nil)
 func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 	s := &Store{
 		d: d, w: cfg.Writer, r: cfg.Reader,
-		poll: cfg.Poll, keepN: cfg.KeepChanges, keepFor: cfg.KeepFor,
+		poll: cfg.Poll, keepN: cfg.KeepChanges, keepFor: cfg.KeepFor, upTo: cfg.UpTo,
 		now:      time.Now,
 		done:     make(chan struct{}),
 		watchers: make(map[*watcher]struct{}),

@@ -49,12 +49,71 @@ func TestMigrationsPerDialect(t *testing.T) {
 		s := &Store{d: Dialect{Name: name, Types: map[string]string{"text": "TEXT", "json": "JSONB"}}}
 		ms, err := s.loadMigrations()
 		require.NoError(t, err)
-		require.GreaterOrEqual(t, len(ms), 2)
+		require.GreaterOrEqual(t, len(ms), 4)
 		for i, m := range ms {
 			require.Equal(t, i+1, m.version)
 		}
 		require.Equal(t, "0002_doc_json", ms[1].name)
 		require.Equal(t, name == "postgres", ms[1].sql != "", "%s: 0002 is PostgreSQL's only", name)
 		require.NotContains(t, ms[0].sql, "{{")
+		require.Equal(t, "0003_columns", ms[2].name)
+		require.Contains(t, ms[2].sql, "ADD COLUMN created_at", "%s: 0003 has each dialect's own", name)
+		require.NotNil(t, ms[2].after, "0003 fills what its SQL left in Go")
+		require.Contains(t, ms[3].sql, "DROP COLUMN doc")
 	}
+}
+
+func TestDecodePlugins(t *testing.T) {
+	for _, text := range []string{
+		`{}`,
+		`{"key-auth": {"key_hash": "abc"}}`,
+		`{"a": {"s": "}, \"]", "n": [1, [2, {"x": null}]]}, "b": true, "c": -1.5e3, "d": "x"}`,
+		` { "a" : [ ] , "b\u0041" : {"z": 1} } `,
+	} {
+		var want map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(text), &want))
+		got, err := decodePlugins([]byte(text), textFormats)
+		require.NoError(t, err, text)
+		require.Equal(t, want, got, text)
+		for name := range got {
+			require.Equal(t, len(got[name]), cap(got[name]), "an append to one value never writes over another")
+		}
+	}
+	for _, text := range []string{"", "null"} {
+		got, err := decodePlugins([]byte(text), textFormats)
+		require.NoError(t, err)
+		require.Nil(t, got)
+	}
+	got, err := decodePlugins(nil, textFormats)
+	require.NoError(t, err)
+	require.Nil(t, got)
+	for _, bad := range []string{`[]`, `{"a": }`, `{"a": 1`, `"a"`, `{"a" 1}`} {
+		_, err := decodePlugins([]byte(bad), textFormats)
+		require.Error(t, err, bad)
+	}
+}
+
+func TestEntitiesText(t *testing.T) {
+	for _, ents := range [][]string{
+		{"group_a"},
+		{"route_r1", "group_a", "group_a"},
+		{"odd one", "", "[x"},
+		{""},
+		{"[a"},
+	} {
+		text, err := entitiesText(ents)
+		require.NoError(t, err)
+		back, err := splitEntities(text)
+		require.NoError(t, err)
+		require.Equal(t, ents, back, "%q", text)
+	}
+	text, err := entitiesText([]string{"group_a", "route_r"})
+	require.NoError(t, err)
+	require.Equal(t, "group_a route_r", text)
+	text, err = entitiesText(nil)
+	require.NoError(t, err)
+	require.Empty(t, text)
+	back, err := splitEntities("")
+	require.NoError(t, err)
+	require.Nil(t, back)
 }
