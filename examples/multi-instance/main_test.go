@@ -149,6 +149,7 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 
 	took := within(t, time.Second, b+"/whoami", key, http.StatusOK)
 	t.Logf("a key created on A authenticated on B after %v", took)
+	within(t, time.Second, a+"/whoami", key, http.StatusOK) // A's own view follows its writes asynchronously too
 	_, body := send(t, http.MethodGet, b+"/whoami", "", "apikey", key)
 	require.Equal(t, "alice\n", body)
 
