@@ -164,7 +164,7 @@ func (s *Store) Close() error {
 // having maybe missed notifications, resets every watcher.
 func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, channel string) {
 	defer s.wg.Done()
-	const minBackoff, maxBackoff = 100 * time.Millisecond, time.Second
+	const minBackoff, maxBackoff = 50 * time.Millisecond, 250 * time.Millisecond
 	backoff, lost := minBackoff, false
 	for ctx.Err() == nil {
 		conn, err := pgx.ConnectConfig(ctx, cfg)
