@@ -93,7 +93,9 @@ func do(h http.Handler, method, target string, header map[string]string) *httpte
 // the store asynchronously.
 func eventually(t testing.TB, h http.Handler, target string, header map[string]string, want int) *httptest.ResponseRecorder {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	// Generous: under -race on a loaded 2-core machine one bcrypt check (a
+	// basic-auth poll) can take a second.
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		w := do(h, http.MethodGet, target, header)
 		if w.Code == want {

@@ -75,13 +75,14 @@ func credentialID(t *testing.T, adm http.Handler, username string) string {
 	return list.Items[0].ID
 }
 
-// waitFor polls cond for up to 2 s.
+// waitFor polls cond for up to 10 s (a poll may pay a bcrypt, slow under
+// -race on a loaded machine).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 2 s")
+			t.Fatal("condition not met within 10 s")
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
