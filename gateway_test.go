@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/servicegroup"
@@ -550,7 +549,7 @@ func TestWithPluginsReplacesBuiltin(t *testing.T) {
 // token's reason reaches WithLogger's handler at debug level, not
 // slog.Default.
 func TestBuiltinSchemesUseGatewayLogger(t *testing.T) {
-	var logs syncLog
+	var logs testlog.Buffer
 	gw, err := gatehouse.New(context.Background(), memory.New(),
 		gatehouse.WithRoutes(route.Route{ID: "r", Plugins: map[string]json.RawMessage{"jwt-auth": json.RawMessage(`{}`)}}),
 		gatehouse.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
@@ -559,22 +558,4 @@ func TestBuiltinSchemesUseGatewayLogger(t *testing.T) {
 	r := do(gw.Protect("r", echo), http.MethodGet, "/", map[string]string{"Authorization": "Bearer not.a.token"})
 	require.Equal(t, http.StatusUnauthorized, r.Code)
 	require.Contains(t, logs.String(), "jwt-auth: ")
-}
-
-// syncLog is a log destination safe for concurrent writers.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

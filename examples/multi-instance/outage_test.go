@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/internal/testnet"
 )
 
@@ -159,7 +160,7 @@ func TestPostgresOutage(t *testing.T) {
 // each instance logs the outage once, and everything is back when Redis is.
 func TestRedisOutage(t *testing.T) {
 	rd := proxyTo(t, testenv.Redis(t))
-	var logs syncBuffer
+	var logs testlog.Buffer
 	srv := cluster(t, 2, nil, rd, &logs)
 	a, b := srv[0].URL, srv[1].URL
 	key := newKey(t, a, "alice")
@@ -202,22 +203,4 @@ func keys(m map[int]int) []int {
 		out = append(out, k)
 	}
 	return out
-}
-
-// syncBuffer is a strings.Builder safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
