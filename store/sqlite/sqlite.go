@@ -12,7 +12,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -61,8 +63,9 @@ func WithChangeRetention(n int64, d time.Duration) Option {
 	return func(o *options) { o.keepN, o.keepFor = n, d }
 }
 
-// Open opens (creating it when missing) the SQLite database at path and
-// applies the migrations it lacks.
+// Open opens the SQLite database at path, creating it when missing (mode
+// 0600: it holds password hashes and key digests), and applies the
+// migrations it lacks.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	o := options{busyTimeout: 5 * time.Second, readers: 4}
 	for _, opt := range opts {
@@ -70,6 +73,18 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	if path == "" {
 		return nil, errors.New("store: sqlite: empty path")
+	}
+	// A new database is readable by its owner only: it holds password
+	// hashes and key digests. SQLite gives its -wal and -shm files the
+	// database's permissions.
+	if path != ":memory:" {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		switch {
+		case err == nil:
+			f.Close()
+		case !errors.Is(err, fs.ErrExist):
+			return nil, fmt.Errorf("store: sqlite: create %s: %w", path, err)
+		}
 	}
 	q := url.Values{}
 	for _, p := range []string{

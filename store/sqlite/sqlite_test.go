@@ -255,3 +255,18 @@ func TestUpgrade(t *testing.T) {
 	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM pragma_table_info('credentials') WHERE name = 'doc'").Scan(&n))
 	require.Zero(t, n, "the documents are gone")
 }
+
+// A new database and its WAL are readable by their owner only.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := sqlite.Open(t.Context(), path)
+	require.NoError(t, err)
+	defer s.Close()
+	_, _, err = s.PutConsumer(t.Context(), "alice", set(&consumer.Consumer{Username: "alice"}))
+	require.NoError(t, err)
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), p)
+	}
+}
