@@ -129,7 +129,7 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.Equal(t, writes, refused, "every admin write while the store is away is a 503")
-	pg.Restore()
+	require.NoError(t, pg.Restore())
 
 	// The admin API works again without a restart.
 	var status int
@@ -179,7 +179,7 @@ func TestRedisOutage(t *testing.T) {
 		require.Equal(t, http.StatusInternalServerError, status, "a strict limit fails closed")
 	}
 	time.Sleep(down / 2)
-	rd.Restore()
+	require.NoError(t, rd.Restore())
 	for _, base := range []string{a, b} {
 		within(t, 5*time.Second, base+"/orders/3", key, http.StatusOK)
 	}

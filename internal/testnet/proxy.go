@@ -13,11 +13,13 @@ import (
 // tests of other packages running at the same time.
 type Proxy struct {
 	target string
-	ln     net.Listener
+	addr   string
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	mu     sync.Mutex
+	ln     net.Listener // nil while cut
+	cut    bool
+	closed bool
+	conns  map[net.Conn]struct{}
 }
 
 // NewProxy starts a Proxy to target ("127.0.0.1:5432"). It is closed, with
@@ -28,41 +30,57 @@ func NewProxy(tb testing.TB, target string) *Proxy {
 	if err != nil {
 		tb.Fatalf("testnet: listen: %v", err)
 	}
-	p := &Proxy{target: target, ln: ln, conns: make(map[net.Conn]struct{})}
-	go p.accept()
+	p := &Proxy{target: target, addr: ln.Addr().String(), ln: ln, conns: make(map[net.Conn]struct{})}
+	go p.accept(ln)
 	tb.Cleanup(func() {
-		ln.Close()
 		p.Cut()
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
 	})
 	return p
 }
 
 // Addr returns the address clients dial instead of the target's
-// ("127.0.0.1:port").
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+// ("127.0.0.1:port"); it stays the same across Cut and Restore.
+func (p *Proxy) Addr() string { return p.addr }
 
-// Cut closes every forwarded connection and, until Restore, closes new ones
-// as soon as they are accepted: to clients the server is gone.
+// Cut closes every forwarded connection and stops listening until Restore:
+// to clients the server is gone, new connections are refused as by a
+// stopped server.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
 	for c := range p.conns {
 		c.Close()
 	}
 	clear(p.conns)
 }
 
-// Restore forwards new connections again.
-func (p *Proxy) Restore() {
+// Restore listens again, on the same address, and forwards new connections.
+func (p *Proxy) Restore() error {
 	p.mu.Lock()
-	p.cut = false
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.closed || !p.cut {
+		return nil
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		return err
+	}
+	p.ln, p.cut = ln, false
+	go p.accept(ln)
+	return nil
 }
 
-func (p *Proxy) accept() {
+func (p *Proxy) accept(ln net.Listener) {
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}

@@ -291,7 +291,9 @@ func TestOutage(t *testing.T) {
 	l := redislimiter.New(c, redislimiter.WithPrefix(testPrefix(t, newClient(t, ""))))
 	log := &logLines{}
 	plugins := limitplugin.New(l, limitplugin.WithLogger(slog.New(log)))
-	open := compile(t, plugins.LimitCount(), `{"count":100,"time_window":60,"allow_degradation":true}`)
+	// An hour: no unit comes back during the outage and go-redis's
+	// reconnection (a refused server is dialled again after a second or so).
+	open := compile(t, plugins.LimitCount(), `{"count":100,"time_window":3600,"allow_degradation":true}`)
 	closed := compile(t, plugins.AdvancedRateLimiter(), `{"limits":{"per_user":{"limit":100,"window":"1m"},"global":{"limit":1000,"window":"1m"}}}`)
 	who := limitplugin.Caller{Consumer: "alice", Group: "g", Scope: "consumer_group:g", Addr: netip.MustParseAddr("198.51.100.1")}
 	ctx := context.Background()
@@ -319,7 +321,7 @@ func TestOutage(t *testing.T) {
 	require.ErrorIs(t, l.Reset(ctx, "k"), redislimiter.ErrUnavailable)
 	require.Equal(t, []slog.Level{slog.LevelError}, log.get(), "one outage, one line")
 
-	p.Restore()
+	require.NoError(t, p.Restore())
 	require.Eventually(t, func() bool {
 		o := closed.Check(ctx, who)
 		return o.Verdict() == limitplugin.Allowed && !o.Degraded()

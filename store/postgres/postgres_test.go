@@ -145,7 +145,7 @@ func TestOutage(t *testing.T) {
 	case <-time.After(1500 * time.Millisecond):
 	}
 
-	proxy.Restore()
+	require.NoError(t, proxy.Restore())
 	within(t, chA, 5*time.Second, store.Change{Kind: store.KindReset})
 	start = time.Now()
 	_, _, err = a.PutRoute(t.Context(), "after", set(&route.Route{}))
