@@ -189,8 +189,15 @@ func (v *view) setCredential(username, id string, cr *credential.Credential) {
 	if !ok {
 		return
 	}
-	var drop, add []*credential.Match
 	i := e.find(id)
+	if i >= 0 && cr != nil && e.creds[i].cr.Equal(cr) {
+		// The same credential read again (the consumer's change loaded it,
+		// then its own change arrived): keep what the view holds, so that
+		// caches of verified credentials, which compare it, keep their
+		// entries.
+		return
+	}
+	var drop, add []*credential.Match
 	if i >= 0 {
 		if m := e.creds[i].m; m != nil {
 			drop = append(drop, m)

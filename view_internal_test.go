@@ -65,3 +65,38 @@ func TestViewKeepsUnchangedCredentials(t *testing.T) {
 	require.Same(t, written, m.Credential)
 	require.Equal(t, 3, compiled)
 }
+
+// The same credential applied twice (a new consumer's change loads its
+// credentials, then the credential's own change arrives) keeps the first:
+// verified-credential caches keep their entries. A changed one replaces it.
+func TestViewKeepsCredentialAppliedTwice(t *testing.T) {
+	compiled := 0
+	v := newView(func(cr *credential.Credential) (any, error) {
+		compiled++
+		return &struct{ n int }{compiled}, nil
+	})
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	cred := func() *credential.Credential {
+		return &credential.Credential{ID: "c1", Consumer: "alice", Name: "n", Enabled: true, Lookup: "x:1",
+			Plugins: map[string]json.RawMessage{"x": json.RawMessage(`{"k":1}`)}, CreatedAt: at, UpdatedAt: at}
+	}
+	v.setConsumer("alice", &consumer.Consumer{Username: "alice"})
+	v.setCredential("alice", "c1", cred())
+	first, ok := v.index.Find([]byte("x:1"))
+	require.True(t, ok)
+	v.setCredential("alice", "c1", cred())
+	again, ok := v.index.Find([]byte("x:1"))
+	require.True(t, ok)
+	require.Same(t, first, again)
+	require.Equal(t, 1, compiled)
+
+	changed := cred()
+	changed.UpdatedAt = at.Add(time.Second)
+	v.setCredential("alice", "c1", changed)
+	m, _ := v.index.Find([]byte("x:1"))
+	require.Same(t, changed, m.Credential)
+	require.Equal(t, 2, compiled)
+	v.setCredential("alice", "c1", nil)
+	_, ok = v.index.Find([]byte("x:1"))
+	require.False(t, ok, "a deletion still removes it")
+}
