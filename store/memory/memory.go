@@ -4,7 +4,6 @@ package memory
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sort"
@@ -544,42 +543,17 @@ func (s *Store) Snapshot(_ context.Context) (*store.Snapshot, error) {
 
 // ---- lists ----
 
-// encodeCursor makes the opaque cursor that continues a list after id.
-func encodeCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(id))
-}
-
-// decodeCursor returns the id a cursor continues after.
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("store: %w %q", store.ErrInvalidCursor, c)
-	}
-	return string(b), nil
-}
-
-// limit returns the page size opts asks for, defaulted and capped.
-func limit(opts store.ListOptions) int {
-	switch {
-	case opts.Limit <= 0:
-		return store.DefaultListLimit
-	case opts.Limit > store.MaxListLimit:
-		return store.MaxListLimit
-	}
-	return opts.Limit
-}
-
 // list returns the page of m (keyed by id) that opts selects among the values
 // keep accepts (all when keep is nil), cloned.
 func list[T any](m map[string]*T, opts store.ListOptions, keep func(*T) bool, clone func(*T) *T) (store.Page[T], error) {
 	after := ""
 	if opts.Cursor != "" {
 		var err error
-		if after, err = decodeCursor(opts.Cursor); err != nil {
+		if after, err = store.DecodeCursor(opts.Cursor); err != nil {
 			return store.Page[T]{}, err
 		}
 	}
-	n := limit(opts)
+	n := opts.PageSize()
 	page := store.Page[T]{Items: make([]*T, 0, min(n, len(m)))}
 	last := ""
 	for _, id := range sortedKeys(m) {
@@ -592,7 +566,7 @@ func list[T any](m map[string]*T, opts store.ListOptions, keep func(*T) bool, cl
 			continue
 		}
 		if len(page.Items) == n {
-			page.Next = encodeCursor(last)
+			page.Next = store.EncodeCursor(last)
 			continue
 		}
 		page.Items = append(page.Items, clone(v))

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
@@ -407,31 +406,6 @@ func (s *Store) snapshot(ctx context.Context, q querier, snap *store.Snapshot) e
 
 // ---- lists ----
 
-// encodeCursor makes the opaque cursor that continues a list after key.
-func encodeCursor(key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(key))
-}
-
-// decodeCursor returns the key a cursor continues after.
-func decodeCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("store: %w %q", store.ErrInvalidCursor, c)
-	}
-	return string(b), nil
-}
-
-// limit returns the page size opts asks for, defaulted and capped.
-func limit(opts store.ListOptions) int {
-	switch {
-	case opts.Limit <= 0:
-		return store.DefaultListLimit
-	case opts.Limit > store.MaxListLimit:
-		return store.MaxListLimit
-	}
-	return opts.Limit
-}
-
 // list returns the page of k's objects that opts selects among those the
 // where clauses keep, ordered by the column order (unique among them). pre,
 // when not nil, runs first in the same transaction.
@@ -440,7 +414,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 	cols := strings.Split(order, ", ")
 	var after []string
 	if opts.Cursor != "" {
-		key, err := decodeCursor(opts.Cursor)
+		key, err := store.DecodeCursor(opts.Cursor)
 		if err != nil {
 			return store.Page[T]{}, err
 		}
@@ -451,7 +425,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 			return store.Page[T]{}, fmt.Errorf("store: %w %q", store.ErrInvalidCursor, opts.Cursor)
 		}
 	}
-	n := limit(opts)
+	n := opts.PageSize()
 	filter := "1 = 1"
 	if len(where) > 0 {
 		filter = strings.Join(where, " AND ")
@@ -480,7 +454,7 @@ func list[T any](s *Store, ctx context.Context, k *kind[T], opts store.ListOptio
 		}
 		if len(items) > n {
 			items = items[:n]
-			page.Next = encodeCursor(strings.Join(orderKey(k, items[n-1], order), "\x00"))
+			page.Next = store.EncodeCursor(strings.Join(orderKey(k, items[n-1], order), "\x00"))
 		}
 		page.Items = items
 		return nil
