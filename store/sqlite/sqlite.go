@@ -98,6 +98,26 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// The path is a file: URI's: the characters URIs give a meaning to are
 	// escaped.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) + "?" + q.Encode()
+	// Several processes (or Stores) opening one new file at once: switching
+	// it to WAL and the first migration's lock can answer SQLITE_BUSY at
+	// once, without waiting for busy_timeout (SQLite does so where waiting
+	// could deadlock). Try again until the busy timeout has passed.
+	deadline := time.Now().Add(o.busyTimeout)
+	for {
+		s, err := open(ctx, dsn, o)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// open makes the Store once (Open retries it).
+func open(ctx context.Context, dsn string, o options) (*Store, error) {
 	writer, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("store: sqlite: %w", err)

@@ -123,19 +123,21 @@ func set[T any](v *T) store.Mutator[T] { return func(*T) (*T, error) { return v,
 func TestOpenTogether(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gatehouse.db")
 	const n = 4
-	stores := make(chan *sqlite.Store, n)
+	type opened struct {
+		s   *sqlite.Store
+		err error
+	}
+	stores := make(chan opened, n)
 	for range n {
 		go func() {
 			s, err := sqlite.Open(t.Context(), path)
-			if err != nil {
-				t.Error(err)
-			}
-			stores <- s
+			stores <- opened{s, err}
 		}()
 	}
 	for i := range n {
-		s := <-stores
-		require.NotNil(t, s)
+		o := <-stores
+		require.NoError(t, o.err)
+		s := o.s
 		t.Cleanup(func() { s.Close() })
 		id := fmt.Sprintf("r%d", i)
 		_, _, err := s.PutRoute(t.Context(), id, set(&route.Route{}))
