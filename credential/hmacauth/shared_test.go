@@ -21,6 +21,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential/hmacauth"
 	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/ratelimit/redislimiter"
 	"github.com/gatehousehq/gatehouse/route"
@@ -31,28 +32,7 @@ import (
 // replay store (nil: the process's cache): instances of one deployment.
 type instances struct {
 	gws []*gatehouse.Gateway
-	log *levels
-}
-
-// levels records the level of every log line at info level or above.
-type levels struct {
-	mu sync.Mutex
-	ls []slog.Level
-}
-
-func (l *levels) Enabled(_ context.Context, lv slog.Level) bool { return lv >= slog.LevelInfo }
-func (l *levels) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.ls = append(l.ls, r.Level)
-	l.mu.Unlock()
-	return nil
-}
-func (l *levels) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *levels) WithGroup(string) slog.Handler      { return l }
-func (l *levels) get() []slog.Level {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]slog.Level(nil), l.ls...)
+	log *testlog.Levels
 }
 
 func newInstances(t *testing.T, stores ...hmacauth.ReplayStore) *instances {
@@ -67,7 +47,7 @@ func build(t *testing.T, opts func(*keyring.Ring, hmacauth.ReplayStore, *slog.Lo
 	t.Helper()
 	ring, _ := keyring.Generate()
 	st := memory.New()
-	in := &instances{log: &levels{}}
+	in := &instances{log: &testlog.Levels{}}
 	rt := route.Route{ID: "replay", Plugins: map[string]json.RawMessage{hmacauth.Name: json.RawMessage(`{"replay_protection":true}`)}}
 	for _, s := range stores {
 		gw, err := gatehouse.New(context.Background(), st,
@@ -143,7 +123,7 @@ func TestReplayStoreSharedByInstances(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, in.serve(1, r), "a signature accepted by one instance is a replay for another")
 	require.Equal(t, http.StatusUnauthorized, in.serve(0, r))
 	require.Equal(t, http.StatusOK, in.serve(2, r), "an instance without the store knows only its own requests")
-	require.Empty(t, in.log.get())
+	require.Empty(t, in.log.Get())
 }
 
 func TestReplayStoreOutage(t *testing.T) {
@@ -159,7 +139,7 @@ func TestReplayStoreOutage(t *testing.T) {
 	// Both gateways run in this process and share its cache; another
 	// process would accept r once too. What only the store knows passes.
 	require.Equal(t, http.StatusOK, in.serve(1, before), "replay protection covers what this process saw")
-	require.Equal(t, []slog.Level{slog.LevelError}, in.log.get(), "one outage, one line")
+	require.Equal(t, []slog.Level{slog.LevelError}, in.log.Get(), "one outage, one line")
 
 	shared.failing.Store(false)
 	require.Equal(t, http.StatusUnauthorized, in.serve(0, r), "what the cache saw during the outage stays refused there")
@@ -167,7 +147,7 @@ func TestReplayStoreOutage(t *testing.T) {
 	fresh := signed()
 	require.Equal(t, http.StatusOK, in.serve(1, fresh))
 	require.Equal(t, http.StatusUnauthorized, in.serve(0, fresh))
-	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, in.log.get(), "the recovery is logged once")
+	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, in.log.Get(), "the recovery is logged once")
 }
 
 // Two instances sharing one Redis (ratelimit/redislimiter, given to the

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/internal/testnet"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
@@ -247,27 +247,6 @@ func compile(t *testing.T, d *limitplugin.Definition, settings string) *limitplu
 	return p.(*limitplugin.Limiter)
 }
 
-// logLines records the level of every log line.
-type logLines struct {
-	mu     sync.Mutex
-	levels []slog.Level
-}
-
-func (l *logLines) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logLines) Handle(_ context.Context, r slog.Record) error {
-	l.mu.Lock()
-	l.levels = append(l.levels, r.Level)
-	l.mu.Unlock()
-	return nil
-}
-func (l *logLines) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *logLines) WithGroup(string) slog.Handler      { return l }
-func (l *logLines) get() []slog.Level {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]slog.Level(nil), l.levels...)
-}
-
 // failingClient connects through a proxy the test cuts, with short timeouts
 // and no retries, so that an outage shows at once.
 func failingClient(t *testing.T) (*redis.Client, *testnet.Proxy) {
@@ -289,7 +268,7 @@ func failingClient(t *testing.T) (*redis.Client, *testnet.Proxy) {
 func TestOutage(t *testing.T) {
 	c, p := failingClient(t)
 	l := redislimiter.New(c, redislimiter.WithPrefix(testPrefix(t, newClient(t, ""))))
-	log := &logLines{}
+	log := &testlog.Levels{}
 	plugins := limitplugin.New(l, limitplugin.WithLogger(slog.New(log)))
 	// An hour: no unit comes back during the outage and go-redis's
 	// reconnection (a refused server is dialled again after a second or so).
@@ -319,7 +298,7 @@ func TestOutage(t *testing.T) {
 	_, err = l.Remember(ctx, [32]byte{1}, time.Now().Add(time.Minute))
 	require.ErrorIs(t, err, redislimiter.ErrUnavailable)
 	require.ErrorIs(t, l.Reset(ctx, "k"), redislimiter.ErrUnavailable)
-	require.Equal(t, []slog.Level{slog.LevelError}, log.get(), "one outage, one line")
+	require.Equal(t, []slog.Level{slog.LevelError}, log.Get(), "one outage, one line")
 
 	require.NoError(t, p.Restore())
 	require.Eventually(t, func() bool {
@@ -331,7 +310,7 @@ func TestOutage(t *testing.T) {
 	r, ok := o.Remaining("limit-count")
 	require.True(t, ok)
 	require.Equal(t, int64(98), r, "the counter kept in Redis survived the outage")
-	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, log.get(), "the recovery is logged once")
+	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, log.Get(), "the recovery is logged once")
 }
 
 // A replay entry remembered through one limiter is seen through another
