@@ -11,6 +11,15 @@ package redislimiter
 // not agree on the time. Since Redis 5 scripts replicate their effects, not
 // their source, so reading TIME before writing is allowed.
 
+// nowLua sets s and ns to the caller's clock or, when it sent none, Redis'
+// own: the start of every script that reads the time.
+const nowLua = `local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
+if not s then
+  local t = redis.call('TIME')
+  s, ns = tonumber(t[1]), tonumber(t[2]) * 1000
+end
+`
+
 // allowScript is gcraScript for one key, answering one integer rather than
 // a table: the backlog when n fits (and was charged), −1 − backlog when it
 // does not (a sign is exact in a float, whatever the backlog). KEYS[1] is
@@ -18,12 +27,7 @@ package redislimiter
 // and the interval in ns.
 var allowScript = newScript(`
 local n, c, i = tonumber(ARGV[1]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
-if not s then
-  local t = redis.call('TIME')
-  s, ns = tonumber(t[1]), tonumber(t[2]) * 1000
-end
-local u, v = 0, redis.call('GET', KEYS[1])
+` + nowLua + `local u, v = 0, redis.call('GET', KEYS[1])
 if v then
   u = (tonumber(string.sub(v, 1, -10)) - s) * 1e9 + tonumber(string.sub(v, -9)) - ns
   if u < 0 then u = 0 end
@@ -47,12 +51,7 @@ return u
 // caller computes Remaining, Reset and RetryAfter with integer arithmetic.
 var gcraScript = newScript(`
 local n = tonumber(ARGV[1])
-local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
-if not s then
-  local t = redis.call('TIME')
-  s, ns = tonumber(t[1]), tonumber(t[2]) * 1000
-end
-local vals = redis.call('MGET', unpack(KEYS))
+` + nowLua + `local vals = redis.call('MGET', unpack(KEYS))
 local out, ok = {1}, 1
 for j = 1, #KEYS do
   local c, i = tonumber(ARGV[2*j+2]), tonumber(ARGV[2*j+3])
@@ -87,12 +86,7 @@ return out
 // It returns {allowed, used₁, used₂, …}: the counts before the charge.
 var quotaScript = newScript(`
 local n = tonumber(ARGV[1])
-local s, ns = tonumber(ARGV[2]), tonumber(ARGV[3])
-if not s then
-  local t = redis.call('TIME')
-  s, ns = tonumber(t[1]), tonumber(t[2]) * 1000
-end
-local m = (#ARGV - 3) / 5
+` + nowLua + `local m = (#ARGV - 3) / 5
 local names = {}
 for j = 1, m do names[j] = ARGV[5*j-1] end
 local vals = redis.call('HMGET', KEYS[1], unpack(names))
