@@ -41,6 +41,9 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, PUT, DELETE        /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}
 //	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys
 //	DELETE                  /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}
+//	GET                     /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage
+//
+// and, with WithConsole, the admin console (a web page) at /ui/.
 //
 // API keys (Otoroshi) are credentials of the apikey-auth scheme, which must
 // be registered in the plugin registry.
@@ -60,6 +63,8 @@ type Handler struct {
 	now    func() time.Time
 	// timeout bounds each request's work (its store calls); 0: none.
 	timeout time.Duration
+	// console serves /ui/ (WithConsole); nil: off.
+	console *console
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -74,6 +79,7 @@ type config struct {
 	quotas  ratelimit.QuotaCounter
 	now     func() time.Time
 	timeout *time.Duration
+	console bool
 }
 
 // DefaultTimeout is how long a request may wait for the store unless
@@ -160,6 +166,9 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if cfg.console {
+		h.console = newConsole()
+	}
 	h.routes()
 	return h
 }
@@ -222,6 +231,7 @@ func (h *Handler) routes() {
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}":               "GET, HEAD, PUT, DELETE",
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys":          allowCollection,
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}": "DELETE",
+		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage":         "GET, HEAD",
 	} {
 		m.HandleFunc(path, methodNotAllowed(allow))
 	}
@@ -230,8 +240,13 @@ func (h *Handler) routes() {
 	})
 }
 
-// ServeHTTP checks the admin key, then serves the request.
+// ServeHTTP checks the admin key, then serves the request. The console's
+// files (WithConsole) are served without the key: they hold no data.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.console != nil && isConsolePath(r.URL.Path) {
+		h.console.ServeHTTP(w, r)
+		return
+	}
 	if !h.authorized(r) {
 		h.log.DebugContext(r.Context(), "admin: request refused: missing or wrong admin key",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path))

@@ -57,6 +57,7 @@ func (h *Handler) registerConsumerGroups(m *http.ServeMux) {
 	m.HandleFunc("GET "+groups+"/{group_id}/keys", h.listGroupKeys)
 	m.HandleFunc("POST "+groups+"/{group_id}/keys", h.createGroupKey)
 	m.HandleFunc("DELETE "+groups+"/{group_id}/keys/{key_id}", h.deleteGroupKey)
+	m.HandleFunc("GET "+groups+"/{group_id}/usage", h.groupUsage)
 }
 
 func (h *Handler) deleteGateway(w http.ResponseWriter, r *http.Request) {
