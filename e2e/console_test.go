@@ -433,8 +433,8 @@ func TestConsole(t *testing.T) {
 // editing would (an input event follows).
 func setValue(selector, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		ok, err := chromedp.Evaluate[bool](`(() => { const e = document.querySelector(` + jsString(selector) + `); if (!e) return false; e.value = ` + jsString(value) +
-			`; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return e.value === ` + jsString(value) + `; })()`)(ctx, t)
+		ok, err := chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+jsString(selector)+`); if (!e) return false; e.value = `+jsString(value)+
+			`; e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true})); return e.value === `+jsString(value)+`; })()`)(ctx, t)
 		if err == nil && !ok {
 			err = fmt.Errorf("could not set %s to %q", selector, value)
 		}
