@@ -46,3 +46,24 @@ func ExampleNew() {
 	// 201 /admin/api/consumers/alice
 	// 401
 }
+
+// Serve the admin console at /admin/ui/ beside the API: the page asks for
+// the admin key and calls /admin/api/ with it.
+func ExampleWithConsole() {
+	h := admin.New(memory.New(), plugin.NewRegistry(keyauth.Definition{}),
+		admin.WithKey("change-me"), admin.WithConsole())
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/admin/ui") // redirected to /admin/ui/
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Request.URL.Path, resp.Header.Get("X-Frame-Options"))
+	// Output:
+	// 200 /admin/ui/ DENY
+}

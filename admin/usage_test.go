@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,16 +44,17 @@ type usageEnv struct {
 	orders  http.Handler
 }
 
-func newUsageEnv(t *testing.T) *usageEnv {
-	t.Helper()
+func newUsageEnv(tb testing.TB) *usageEnv {
+	tb.Helper()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	lim := &switchLimiter{next: memory.New(memory.WithClock(func() time.Time { return now }))}
 	st := stmemory.New()
 	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithLimiter(lim),
 		gatehouse.WithRoutes(route.Route{ID: "orders", Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{}`)}}))
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = gw.Close() })
-	e := &env{t: t, store: st, h: gw.AdminHandler(admin.WithKey(testKey))}
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = gw.Close() })
+	e := &env{store: st, h: gw.AdminHandler(admin.WithKey(testKey))}
+	e.t, _ = tb.(*testing.T) // a fuzz target sets it for each input
 	return &usageEnv{env: e, limiter: lim, orders: gw.Protect("orders", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))}
 }
 
@@ -174,4 +176,37 @@ func TestGroupUsageErrors(t *testing.T) {
 	requireError(t, r, http.StatusServiceUnavailable, "unavailable")
 	require.Equal(t, "1", r.Header.Get("Retry-After"))
 	require.NotContains(t, r.Body, errLimiterDown.Error(), "the cause is logged, not shown")
+}
+
+// FuzzGroupUsageQuery sends arbitrary query strings to the usage endpoint:
+// the answer is JSON, 200 or 400, never a 500, and a 200 echoes only valid
+// parameters.
+func FuzzGroupUsageQuery(f *testing.F) {
+	for _, seed := range []string{"", "user=alice", "ip=192.0.2.1", "ip=2001:db8::1%25eth0", "user=alice&ip=::ffff:192.0.2.1&route=orders",
+		"user=a%20b", "ip=999.1.1.1", "route=x/y", "user=&ip=", "user=%ff", "ip=1.2.3.4&ip=nope", "user=" + strings.Repeat("a", 600)} {
+		f.Add(seed)
+	}
+	u := newUsageEnv(f)
+	f.Fuzz(func(t *testing.T, query string) {
+		u.t = t
+		if rec := u.do(http.MethodPut, groupsPath+"/premium", premium); rec.Code != http.StatusOK && rec.Code != http.StatusCreated {
+			t.Fatalf("setup: %d %s", rec.Code, rec.Body)
+		}
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = groupsPath + "/premium/usage"
+		req.URL.RawQuery = query
+		req.Header.Set("X-API-KEY", testKey)
+		rec := httptest.NewRecorder()
+		u.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK && rec.Code != http.StatusBadRequest {
+			t.Fatalf("%q: status %d: %s", query, rec.Code, rec.Body)
+		}
+		var body admin.GroupUsage
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%q: body is not JSON: %q", query, rec.Body)
+		}
+		if rec.Code == http.StatusOK && len(body.Limits) != 3 {
+			t.Fatalf("%q: %d limits: %s", query, len(body.Limits), rec.Body)
+		}
+	})
 }
