@@ -249,8 +249,8 @@ func usedOf(limit string) string {
 // route), search and paging, and a consumer group's limits and usage as
 // requests come in.
 func TestConsole(t *testing.T) {
+	tab, events := browser(t) // first: it skips without Chromium
 	s := newSystem(t)
-	tab, events := browser(t)
 	consoleURL := s.admin.URL + "/admin/ui"
 
 	// The key: a wrong one is refused with a clear message, and not kept.
