@@ -74,7 +74,11 @@ func (g *Gateway) Ready(maxStoreOutage time.Duration) error {
 		return nil
 	}
 	if d := time.Since(g.at(since)); d > maxStoreOutage {
-		return fmt.Errorf("%w for %s (longer than %s)", ErrStoreUnreachable, d.Round(100*time.Millisecond), maxStoreOutage)
+		unit := time.Millisecond
+		if d >= time.Minute {
+			unit = time.Second
+		}
+		return fmt.Errorf("%w for %s (allowed %s)", ErrStoreUnreachable, d.Round(unit), maxStoreOutage)
 	}
 	return nil
 }

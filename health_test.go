@@ -105,7 +105,7 @@ func TestReadyFollowsStoreOutage(t *testing.T) {
 	require.False(t, errors.Is(readyErr, store.ErrUnavailable), "the store's error is not carried")
 	require.NotContains(t, readyErr.Error(), "db.internal", "the store's address never reaches a probe")
 	require.GreaterOrEqual(t, time.Since(cut), allowed, "not ready before the allowed outage passed")
-	require.Contains(t, readyErr.Error(), "longer than 100ms")
+	require.Contains(t, readyErr.Error(), "(allowed 100ms)")
 
 	st.down.Store(false)
 	require.Eventually(t, func() bool { return gw.Ready(allowed) == nil }, 5*time.Second, time.Millisecond)
@@ -143,7 +143,7 @@ func TestProbeHandlers(t *testing.T) {
 		return nil
 	})
 	health := gatehouse.HealthHandler()
-	notReady := fmt.Errorf("%w for 45s (longer than 30s)", gatehouse.ErrStoreUnreachable)
+	notReady := fmt.Errorf("%w for 45s (allowed 30s)", gatehouse.ErrStoreUnreachable)
 	for _, tc := range []struct {
 		name    string
 		h       http.Handler
@@ -159,7 +159,7 @@ func TestProbeHandlers(t *testing.T) {
 		{name: "health POST", h: health, method: http.MethodPost, status: 405, body: "method not allowed\n", allowed: "GET, HEAD"},
 		{name: "ready", h: ready, method: http.MethodGet, status: 200, body: "ready\n"},
 		{name: "not ready", h: ready, err: notReady, method: http.MethodGet, status: 503,
-			body: "not ready: gatehouse: store unreachable for 45s (longer than 30s)\n"},
+			body: "not ready: gatehouse: store unreachable for 45s (allowed 30s)\n"},
 		{name: "not loaded", h: ready, err: gatehouse.ErrNotLoaded, method: http.MethodGet, status: 503,
 			body: "not ready: gatehouse: configuration not loaded yet\n"},
 		{name: "not ready HEAD", h: ready, err: notReady, method: http.MethodHead, status: 503},
