@@ -26,6 +26,9 @@ type env struct {
 	store *memory.Store
 	h     http.Handler
 	logs  *bytes.Buffer
+	// seen records, by operationId of the OpenAPI document ("" for a path
+	// or method it has not), the statuses of the answers do received.
+	seen map[string][]int
 }
 
 func newEnv(t *testing.T, opts ...admin.Option) *env {
@@ -90,6 +93,13 @@ func (e *env) do(method, path string, body any, hdr ...string) response {
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	// Every answer must be one the OpenAPI document describes.
+	opID, err := mustDoc(e.t).checkAnswer(method, req.URL.Path, rec.Code, rec.Header(), rec.Body.Bytes())
+	require.NoError(e.t, err, "%s %s", method, path)
+	if e.seen == nil {
+		e.seen = map[string][]int{}
+	}
+	e.seen[opID] = append(e.seen[opID], rec.Code)
 	return response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
 }
 
