@@ -447,7 +447,8 @@ func TestOpenAPICoversTheRoutes(t *testing.T) {
 		}
 		p, ok := byTemplate[path]
 		require.True(t, ok, "the handler serves %q; the document has no path %s", pat, path)
-		require.Contains(t, p.item, strings.ToLower(method), "the handler serves %q; the document's %s has no %s", pat, path, method)
+		_, documented := p.item[strings.ToLower(method)]
+		require.True(t, documented, "the handler serves %q; the document's %s has no %s", pat, path, method)
 	}
 
 	for _, o := range d.operations() {
