@@ -213,6 +213,44 @@ func (d *openAPIDoc) checkAnswer(method, urlPath string, code int, hdr http.Head
 	return opID, nil
 }
 
+// checkRequest checks the body of a request the handler accepted (2xx)
+// against the documented request body for its Content-Type (none:
+// application/json): the document must not refuse what the server takes.
+func (d *openAPIDoc) checkRequest(method, urlPath, contentType string, body []byte) error {
+	p := d.find(urlPath)
+	if p == nil {
+		return fmt.Errorf("%s %s is not in the document", method, urlPath)
+	}
+	op, _ := p.item[strings.ToLower(method)].(map[string]any)
+	if op == nil {
+		return nil // HEAD, answered by GET
+	}
+	rb, ok := op["requestBody"]
+	if !ok {
+		return nil
+	}
+	rbody, err := d.component(rb)
+	if err != nil {
+		return err
+	}
+	mt := "application/json"
+	if contentType != "" {
+		mt, _, _ = mime.ParseMediaType(contentType)
+	}
+	media, ok := rbody["content"].(map[string]any)[mt].(map[string]any)
+	if !ok {
+		return fmt.Errorf("%s %s accepted Content-Type %q, which the document does not list", method, urlPath, contentType)
+	}
+	v, err := parseJSON(body)
+	if err != nil {
+		return fmt.Errorf("%s %s accepted a body that is not JSON: %w", method, urlPath, err)
+	}
+	if err := d.check.validateRequest(v, media["schema"].(map[string]any)); err != nil {
+		return fmt.Errorf("%s %s accepted a body its documented schema refuses: %w\nbody: %s", method, urlPath, err, body)
+	}
+	return nil
+}
+
 // operations returns every (path, method, operation) of the document.
 func (d *openAPIDoc) operations() []docOp {
 	var out []docOp
@@ -746,6 +784,8 @@ func TestSchemaChecker(t *testing.T) {
 			require.ErrorContains(t, err, tc.fails, tc.body)
 		}
 	}
+	secret, _ := parseJSON([]byte(`{"id":"a","secret":"s"}`))
+	require.NoError(t, c.validateRequest(secret, obj), "a request may send a write-only property")
 	require.ErrorContains(t, c.validateResponse(map[string]any{}, map[string]any{"$ref": "#/components/schemas/Odd"}), "does not know")
 	require.ErrorContains(t, c.validateResponse(map[string]any{}, map[string]any{"$ref": "#/components/schemas/Missing"}), "no \"Missing\"")
 	two, _ := parseJSON([]byte(`{"oneOf":[{"type":"integer"},{"type":"number"}]}`))

@@ -19,6 +19,9 @@ import (
 // document cannot say more than the tests check.
 type schemaChecker struct {
 	doc any
+	// request is true when the checker validates request bodies, in which
+	// a writeOnly property may appear; in a response it must not.
+	request bool
 }
 
 // knownKeywords are the schema keywords the checker understands: the
@@ -84,7 +87,16 @@ func (c *schemaChecker) resolve(ref string) (any, error) {
 // validateResponse checks v against schema as a response body: a property
 // marked writeOnly must not appear.
 func (c *schemaChecker) validateResponse(v any, schema map[string]any) error {
-	return c.validate(v, schema, "$")
+	rc := *c
+	rc.request = false
+	return rc.validate(v, schema, "$")
+}
+
+// validateRequest checks v against schema as a request body.
+func (c *schemaChecker) validateRequest(v any, schema map[string]any) error {
+	rc := *c
+	rc.request = true
+	return rc.validate(v, schema, "$")
 }
 
 func (c *schemaChecker) validate(v any, s map[string]any, at string) error {
@@ -221,7 +233,7 @@ func (c *schemaChecker) checkObject(x map[string]any, s map[string]any, at strin
 	for _, k := range names {
 		val := x[k]
 		if ps, ok := props[k].(map[string]any); ok {
-			if wo, _ := ps["writeOnly"].(bool); wo {
+			if wo, _ := ps["writeOnly"].(bool); wo && !c.request {
 				return fmt.Errorf("%s: the write-only property %q is in a response", at, k)
 			}
 			if err := c.validate(val, ps, at+"."+k); err != nil {
