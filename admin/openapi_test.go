@@ -251,6 +251,26 @@ func (d *openAPIDoc) checkRequest(method, urlPath, contentType string, body []by
 	return nil
 }
 
+// reachable calls fn with every schema reachable from s, $refs followed
+// (each component once); at is the schema's location.
+func (d *openAPIDoc) reachable(s map[string]any, fn func(s map[string]any, at string)) {
+	seen := map[string]bool{}
+	var visit func(s map[string]any, at string)
+	visit = func(s map[string]any, at string) {
+		walkSchema(s, at, func(sub map[string]any, at string) {
+			fn(sub, at)
+			if ref, ok := sub["$ref"].(string); ok && !seen[ref] {
+				seen[ref] = true
+				target, err := d.check.resolve(ref)
+				if err == nil {
+					visit(target.(map[string]any), ref)
+				}
+			}
+		})
+	}
+	visit(s, "schema")
+}
+
 // operations returns every (path, method, operation) of the document.
 func (d *openAPIDoc) operations() []docOp {
 	var out []docOp
@@ -437,6 +457,46 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 			require.ElementsMatch(t, o.path.params, declared, where)
 		}
 		require.Len(t, ids, len(d.operations()))
+	})
+
+	t.Run("secrets are write-only and in no response", func(t *testing.T) {
+		secrets := []string{"key", "password", "secret", "secret_key", "clientSecret"}
+		for _, o := range d.operations() {
+			where := o.method + " " + o.path.template
+			for code, r := range o.op["responses"].(map[string]any) {
+				resp, err := d.component(r)
+				require.NoError(t, err)
+				content, _ := resp["content"].(map[string]any)
+				for _, media := range content {
+					d.reachable(media.(map[string]any)["schema"].(map[string]any), func(s map[string]any, at string) {
+						props, _ := s["properties"].(map[string]any)
+						for name, p := range props {
+							wo, _ := p.(map[string]any)["writeOnly"].(bool)
+							require.False(t, wo, "%s %s: the response schema %s has the write-only %q", where, code, at, name)
+						}
+					})
+				}
+			}
+			rb, ok := o.op["requestBody"]
+			if !ok {
+				continue
+			}
+			body, err := d.component(rb)
+			require.NoError(t, err)
+			for _, media := range body["content"].(map[string]any) {
+				d.reachable(media.(map[string]any)["schema"].(map[string]any), func(s map[string]any, at string) {
+					props, _ := s["properties"].(map[string]any)
+					for name, p := range props {
+						pm := p.(map[string]any)
+						// jwt-auth's key is the claim that names the credential, not a secret.
+						isSecret := slices.Contains(secrets, name) && !(name == "key" && strings.HasSuffix(at, "/JwtAuthInput"))
+						if isSecret {
+							require.Equal(t, true, pm["writeOnly"], "%s: %s.%s is a secret: it must be writeOnly", where, at, name)
+						}
+					}
+				})
+			}
+		}
 	})
 
 	t.Run("admin-key security schemes", func(t *testing.T) {
