@@ -175,8 +175,13 @@ type mux struct {
 
 // HandleFunc registers f for pattern and records the pattern.
 func (m *mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// Handle registers h for pattern and records the pattern.
+func (m *mux) Handle(pattern string, h http.Handler) {
 	m.patterns = append(m.patterns, pattern)
-	m.ServeMux.HandleFunc(pattern, f)
+	m.ServeMux.Handle(pattern, h)
 }
 
 const (
