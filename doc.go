@@ -16,4 +16,8 @@
 //	mux.Handle("/orders/", gw.Protect("orders", ordersHandler))
 //
 // The handler then finds the caller with consumer.FromContext(r.Context()).
+//
+// Status and Ready report whether the view is loaded and whether the store
+// answers; HealthHandler and ReadyHandler serve them as liveness and readiness
+// probes (docs/deploy.md).
 package gatehouse

@@ -69,6 +69,13 @@ type Gateway struct {
 	// maxBufferedBody caps the response bodies plans buffer (0: default).
 	maxBufferedBody int64
 
+	// The store as the view's upkeep sees it (Status): times in
+	// nanoseconds on the monotonic clock since epoch, 0 when unset.
+	epoch                          time.Time
+	loadedAt, contactAt, downSince atomic.Int64
+	// checkEvery is the interval of the store checks (0: none).
+	checkEvery time.Duration
+
 	cancel context.CancelFunc
 	done   chan struct{}
 	closed sync.Once
@@ -102,7 +109,7 @@ func builtinPlugins(ring *keyring.Ring, bcrypt *basicauth.Limiter, bcache *basic
 // WithRoutes, and keeps the gateway's view of s fresh until Close. ctx bounds
 // the initial load only.
 func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
-	cfg := config{logger: slog.Default(), retry: DefaultRetryInterval}
+	cfg := config{logger: slog.Default(), retry: DefaultRetryInterval, check: DefaultStoreCheckInterval}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -110,6 +117,7 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 		cfg.ring, _ = keyring.Generate()
 	}
 	g := &Gateway{store: s, log: cfg.logger, now: cfg.now, retry: cfg.retry, done: make(chan struct{})}
+	g.epoch, g.checkEvery = time.Now(), max(cfg.check, 0)
 	g.transport = cfg.transport
 	if g.transport == nil {
 		g.transport = DefaultUpstreamTransport()
@@ -314,21 +322,32 @@ func (g *Gateway) reload(ctx context.Context) error {
 	}
 	rs.freeze()
 	g.routes.Store(rs)
+	now := g.mono(time.Now())
+	g.loadedAt.Store(now)
+	g.contactAt.Store(now)
 	return nil
 }
 
 // run applies store changes to the view until ctx is done. After a failed
 // read, or when the change feed ends, it follows the store again (Watch, then
 // a full reload), retrying until the store answers; the last good view keeps
-// serving meanwhile.
+// serving meanwhile. Between changes it checks every checkEvery that the
+// store answers. It records what Status reports: the first failure of an
+// outage (downSince, from the start of the read that failed) and its end.
 func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 	defer close(g.done)
-	var retry <-chan time.Time
+	var retry, check <-chan time.Time
+	if g.checkEvery > 0 {
+		t := time.NewTicker(g.checkEvery)
+		defer t.Stop()
+		check = t.C
+	}
 	failing := false
-	fail := func(err error) {
+	fail := func(err error, began time.Time) {
 		if !failing {
 			g.log.Error("gatehouse: store unreachable; serving the last good view", "err", err)
 			failing = true
+			g.downSince.Store(g.mono(began))
 		}
 		retry = time.After(g.retry)
 	}
@@ -338,41 +357,60 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 			return
 		case <-retry:
 			retry = nil
+			began := time.Now()
 			if changes == nil {
 				var err error
 				if changes, err = g.store.Watch(ctx); err != nil {
 					changes = nil
-					fail(err)
+					fail(err, began)
 					continue
 				}
 			}
 			if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
-				fail(err)
+				fail(err, began)
 				continue
 			}
 			if failing {
 				g.log.Info("gatehouse: store reachable again")
 				failing = false
+				g.downSince.Store(0)
 			}
+		case <-check:
+			if retry != nil {
+				continue // following the store again already
+			}
+			began := time.Now()
+			cctx, cancel := context.WithTimeout(ctx, applyTimeout)
+			_, err := g.store.GetGateway(cctx, g.gatewayID)
+			cancel()
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				if ctx.Err() == nil {
+					fail(err, began)
+				}
+				continue
+			}
+			g.contactAt.Store(g.mono(time.Now()))
 		case ch, ok := <-changes:
 			if !ok {
 				if ctx.Err() != nil {
 					return
 				}
+				began := time.Now()
 				var err error
 				changes, err = g.store.Watch(ctx)
 				if err != nil {
 					changes = nil
 				}
-				fail(errors.New("change feed closed"))
+				fail(errors.New("change feed closed"), began)
 				continue
 			}
 			if retry != nil {
 				continue // a full reload is due anyway
 			}
+			began := time.Now()
 			if ch.Kind == store.KindReset {
 				if err := g.reloadWithin(ctx, reloadTimeout); err != nil {
-					fail(err)
+					fail(err, began)
 				}
 				continue
 			}
@@ -382,8 +420,10 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 			cancel()
 			g.syncMu.Unlock()
 			if err != nil {
-				fail(err)
+				fail(err, began)
+				continue
 			}
+			g.contactAt.Store(g.mono(time.Now()))
 		}
 	}
 }

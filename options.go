@@ -25,6 +25,8 @@ type config struct {
 	routes  []route.Route
 	now     func() time.Time
 	retry   time.Duration
+	// check is the interval of the store checks (WithStoreCheckInterval).
+	check   time.Duration
 	ring    *keyring.Ring
 	limiter ratelimit.Limiter
 	gateway string
@@ -72,6 +74,20 @@ const DefaultRetryInterval = 250 * time.Millisecond
 // down is cheap (a refused connection), so retrying often costs little and
 // brings the view back soon after the store.
 func WithRetryInterval(d time.Duration) Option { return func(c *config) { c.retry = d } }
+
+// DefaultStoreCheckInterval is how often a gateway checks that its store
+// answers (WithStoreCheckInterval).
+const DefaultStoreCheckInterval = 5 * time.Second
+
+// WithStoreCheckInterval sets how often a gateway checks that its store
+// answers (DefaultStoreCheckInterval without this option), with one small
+// read: its own gateway object. A store that goes away while nothing changes
+// is otherwise not noticed, as a change feed that has nothing to deliver does
+// not fail; with the checks, Gateway.Status and Gateway.Ready report the
+// outage within about d, and the view is read again in full once the store is
+// back. d <= 0 turns the checks off: an outage is then noticed only when a
+// change cannot be applied.
+func WithStoreCheckInterval(d time.Duration) Option { return func(c *config) { c.check = d } }
 
 // WithLimiter sets the limiter that keeps rate-limit and quota state; the
 // default is an in-memory limiter (ratelimit/memory) private to the gateway.

@@ -41,6 +41,7 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET, PUT, DELETE        /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}
 //	GET, POST               /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys
 //	DELETE                  /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}
+//	GET                     /api/openapi.json (this API as an OpenAPI 3.1 document)
 //	GET                     /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage
 //
 // and, with WithConsole, the admin console (a web page) at /ui/.
@@ -58,7 +59,7 @@ type Handler struct {
 	max    int64
 	hasKey bool
 	keySum [sha256.Size]byte
-	mux    *http.ServeMux
+	mux    *mux
 	quotas ratelimit.QuotaCounter
 	now    func() time.Time
 	// timeout bounds each request's work (its store calls); 0: none.
@@ -155,7 +156,7 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 		max:     cfg.maxBody,
 		hasKey:  cfg.key != "",
 		keySum:  sha256.Sum256([]byte(cfg.key)),
-		mux:     http.NewServeMux(),
+		mux:     &mux{ServeMux: http.NewServeMux()},
 		quotas:  cfg.quotas,
 		now:     cfg.now,
 		timeout: DefaultTimeout,
@@ -171,6 +172,25 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 	}
 	h.routes()
 	return h
+}
+
+// mux is the handler's ServeMux, which also records every pattern registered
+// on it, so that the tests check the OpenAPI document against what is served
+// rather than against a second list.
+type mux struct {
+	*http.ServeMux
+	patterns []string
+}
+
+// HandleFunc registers f for pattern and records the pattern.
+func (m *mux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.Handle(pattern, http.HandlerFunc(f))
+}
+
+// Handle registers h for pattern and records the pattern.
+func (m *mux) Handle(pattern string, h http.Handler) {
+	m.patterns = append(m.patterns, pattern)
+	m.ServeMux.Handle(pattern, h)
 }
 
 const (
@@ -209,6 +229,7 @@ func (h *Handler) routes() {
 	h.registerConsumerGroups(m)
 	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.getAPIKeyQuotas)
 	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.resetAPIKeyQuotas)
+	m.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.
@@ -232,6 +253,7 @@ func (h *Handler) routes() {
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys":          allowCollection,
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys/{key_id}": "DELETE",
 		"/api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage":         "GET, HEAD",
+		"/api/openapi.json": "GET, HEAD",
 	} {
 		m.HandleFunc(path, methodNotAllowed(allow))
 	}

@@ -38,7 +38,7 @@ func (h *Handler) gatewayObjects() *objects[consumergroup.Gateway] {
 	}
 }
 
-func (h *Handler) registerConsumerGroups(m *http.ServeMux) {
+func (h *Handler) registerConsumerGroups(m *mux) {
 	gw := h.gatewayObjects()
 	const base = "/api/v1/gateways"
 	m.HandleFunc("GET "+base, gw.handleList(h))

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -26,6 +25,9 @@ type env struct {
 	store *memory.Store
 	h     http.Handler
 	logs  *bytes.Buffer
+	// seen records, by operationId of the OpenAPI document ("" for a path
+	// or method it has not), the statuses of the answers do received.
+	seen map[string][]int
 }
 
 func newEnv(t *testing.T, opts ...admin.Option) *env {
@@ -65,16 +67,20 @@ func (r response) Fields(t *testing.T) map[string]any {
 func (e *env) do(method, path string, body any, hdr ...string) response {
 	e.t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		sent = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		sent = b
 	default:
 		raw, err := json.Marshal(b)
 		require.NoError(e.t, err)
-		rd = bytes.NewReader(raw)
+		sent = raw
+	}
+	if body != nil {
+		rd = bytes.NewReader(sent)
 	}
 	req := httptest.NewRequest(method, path, rd)
 	req.Header.Set("X-API-KEY", testKey)
@@ -90,6 +96,16 @@ func (e *env) do(method, path string, body any, hdr ...string) response {
 	}
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)
+	// Every answer must be one the OpenAPI document describes.
+	opID, err := mustDoc(e.t).checkAnswer(method, req.URL.Path, rec.Code, rec.Header(), rec.Body.Bytes())
+	require.NoError(e.t, err, "%s %s", method, path)
+	if rec.Code >= 200 && rec.Code < 300 && len(sent) > 0 {
+		require.NoError(e.t, mustDoc(e.t).checkRequest(method, req.URL.Path, req.Header.Get("Content-Type"), sent))
+	}
+	if e.seen == nil {
+		e.seen = map[string][]int{}
+	}
+	e.seen[opID] = append(e.seen[opID], rec.Code)
 	return response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
 }
 

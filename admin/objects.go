@@ -205,7 +205,7 @@ func (o *objects[T]) handleDelete(h *Handler) http.HandlerFunc {
 }
 
 // register serves the kind's six endpoints under base ("/api/routes").
-func (o *objects[T]) register(m *http.ServeMux, h *Handler, base string) {
+func (o *objects[T]) register(m *mux, h *Handler, base string) {
 	m.HandleFunc("GET "+base, o.handleList(h))
 	m.HandleFunc("POST "+base, o.handleCreate(h))
 	m.HandleFunc("GET "+base+"/{id}", o.handleGet(h))

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
+	"github.com/gatehousehq/gatehouse/store"
 )
 
 func main() {
@@ -55,6 +57,13 @@ type options struct {
 	// upstreamDial and upstreamResponseHeader bound connecting to a backend
 	// and waiting for its response headers.
 	upstreamDial, upstreamResponseHeader time.Duration
+	// readyMaxStoreOutage is how long the store may be unreachable before
+	// /readyz answers 503 (0: never for the store); storeCheckInterval how
+	// often the gateway checks that the store answers.
+	readyMaxStoreOutage, storeCheckInterval time.Duration
+	// wrapStore, when set, wraps the store the gateway reads: for tests
+	// (a store that is slow to load); no flag sets it.
+	wrapStore func(store.Store) store.Store
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -107,6 +116,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	dur(&o.shutdownTimeout, "shutdown-timeout", "GATEHOUSE_SHUTDOWN_TIMEOUT", 10*time.Second, "longest the graceful shutdown waits for requests in flight before closing their connections; 0: close them at once")
 	dur(&o.upstreamDial, "upstream-dial-timeout", "GATEHOUSE_UPSTREAM_DIAL_TIMEOUT", gatehouse.DefaultUpstreamDialTimeout, "longest connecting to a backend may take (then 504); 0: the system's")
 	dur(&o.upstreamResponseHeader, "upstream-response-header-timeout", "GATEHOUSE_UPSTREAM_RESPONSE_HEADER_TIMEOUT", gatehouse.DefaultUpstreamResponseHeaderTimeout, "longest a backend may take to send its response headers once it has the request (then 504); 0: no limit")
+	dur(&o.readyMaxStoreOutage, "ready-max-store-outage", "GATEHOUSE_READY_MAX_STORE_OUTAGE", 30*time.Second, "longest the store may be unreachable before "+readyzPath+" answers 503 (the last good view keeps serving meanwhile); 0: a store outage never makes the gateway unready")
+	dur(&o.storeCheckInterval, "store-check-interval", "GATEHOUSE_STORE_CHECK_INTERVAL", gatehouse.DefaultStoreCheckInterval, "how often the gateway checks that the store answers, between changes, so that an outage is noticed; 0: no checks (an outage is then noticed only when a change cannot be applied)")
 	maxHeader := defaultMaxHeaderBytes
 	num("max-header-bytes", "GATEHOUSE_MAX_HEADER_BYTES", getenv("GATEHOUSE_MAX_HEADER_BYTES"), func(v string) error {
 		n, err := strconv.Atoi(v)
@@ -200,8 +211,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	return serve(ctx, o, stdout, stderr)
+}
+
+// serve starts the gateway o describes and serves until ctx is done. Both
+// listeners open first, so that the probes answer while the store opens and
+// the configuration loads (a large one takes a while): until then the admin
+// listener answers /healthz 200 and /readyz 503, and every other request
+// there and on the data plane 503. The listening lines are printed once the
+// gateway is ready.
+func serve(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID)}
+	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID),
+		gatehouse.WithStoreCheckInterval(o.storeCheckInterval)}
 	if o.trustedProxies != "" {
 		var proxies []string
 		for _, p := range strings.Split(o.trustedProxies, ",") {
@@ -221,12 +243,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		gwOpts = append(gwOpts, gatehouse.WithKeyRing(ring))
 	}
+
+	dataLn, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("-listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", o.adminListen)
+	if err != nil {
+		dataLn.Close()
+		return fmt.Errorf("-admin-listen: %w", err)
+	}
+	// loaded is the gateway once its configuration is loaded and the
+	// -config file applied: the probes' state.
+	var loaded atomic.Pointer[gatehouse.Gateway]
+	dataHandler, adminHandler := &swapHandler{starting: startingData}, &swapHandler{starting: startingAdmin}
+	ready := func() error { return loaded.Load().Ready(o.readyMaxStoreOutage) }
+	servers := []*http.Server{newServer(dataHandler, log, o.server), newServer(withProbes(adminHandler, ready), log, o.server)}
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(dataLn) }()
+	go func() { errc <- servers[1].Serve(adminLn) }()
+	defer func() {
+		if err != nil { // a failed start: nothing was served but probes and 503s
+			for _, s := range servers {
+				_ = s.Close()
+			}
+		}
+	}()
+
 	be, err := openBackends(ctx, o, ring, log)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
 	st := be.store
+	if o.wrapStore != nil {
+		st = o.wrapStore(st)
+	}
 	gwOpts = append(gwOpts, be.opts...)
 	upstream := gatehouse.DefaultUpstreamTransport()
 	upstream.DialContext = (&net.Dialer{Timeout: o.upstreamDial, KeepAlive: 30 * time.Second}).DialContext
@@ -245,9 +297,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, _ = rand.Read(b[:])
 		o.adminKey = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	adminHandler := gw.AdminHandler(admin.WithKey(o.adminKey))
+	adminAPI := gw.AdminHandler(admin.WithKey(o.adminKey))
 	if o.config != "" {
-		if err := applyConfig(ctx, o.config, adminHandler, o.adminKey, o.gatewayID); err != nil {
+		if err := applyConfig(ctx, o.config, adminAPI, o.adminKey, o.gatewayID); err != nil {
 			return fmt.Errorf("-config %s: %w", o.config, err)
 		}
 		// Serve the file's routes and keys from the first request on.
@@ -255,20 +307,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-
-	dataLn, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("-listen: %w", err)
-	}
-	adminLn, err := net.Listen("tcp", o.adminListen)
-	if err != nil {
-		dataLn.Close()
-		return fmt.Errorf("-admin-listen: %w", err)
-	}
-	servers := []*http.Server{newServer(gw.Router(), log, o.server), newServer(adminHandler, log, o.server)}
-	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(dataLn) }()
-	go func() { errc <- servers[1].Serve(adminLn) }()
+	dataHandler.set(gw.Router())
+	adminHandler.set(adminAPI)
+	loaded.Store(gw)
 
 	if generated {
 		fmt.Fprintf(stdout, "admin key (generated, shown once): %s\n", o.adminKey)

@@ -140,6 +140,10 @@ type Store struct {
 	// stmts are the write statements prepared on the writer pool, by query.
 	stmts sync.Map
 
+	// nextQuery is the watchers' read of the outbox (next), in the
+	// dialect's placeholders.
+	nextQuery string
+
 	mu       sync.Mutex
 	watchers map[*watcher]struct{}
 }
@@ -156,6 +160,7 @@ func New(ctx context.Context, d Dialect, cfg Config) (*Store, error) {
 		done:     make(chan struct{}),
 		watchers: make(map[*watcher]struct{}),
 	}
+	s.nextQuery = s.q(nextSQL)
 	if s.poll <= 0 {
 		s.poll = time.Second
 	}

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"sync/atomic"
 	"time"
 
@@ -90,26 +91,38 @@ type row struct {
 	c   store.Change
 }
 
-// changes returns the outbox rows after last up to head, at most readBatch.
-func (s *Store) changes(ctx context.Context, last, head int64) ([]row, error) {
-	rows, err := s.r.QueryContext(ctx, s.q("SELECT seq, kind, deleted, consumer, id FROM changes WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
-		last, head, readBatch)
+// next returns the sequence number of the newest change and the outbox rows
+// after last, at most readBatch, in one round trip: the feed joined with the
+// changes after last, so that one statement (one snapshot) reads both. With
+// no change after last, the one row has only the feed's number.
+func (s *Store) next(ctx context.Context, last int64) (head int64, out []row, err error) {
+	rows, err := s.r.QueryContext(ctx, s.nextQuery, last, readBatch)
 	if err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 	defer rows.Close()
-	var out []row
 	for rows.Next() {
-		var r row
-		var kind, deleted int
-		if err := rows.Scan(&r.seq, &kind, &deleted, &r.c.Consumer, &r.c.ID); err != nil {
-			return nil, err
+		var seq, kind, deleted sql.NullInt64
+		var consumer, id sql.NullString
+		if err := rows.Scan(&head, &seq, &kind, &deleted, &consumer, &id); err != nil {
+			return 0, nil, err
 		}
-		r.c.Kind, r.c.Deleted = store.Kind(kind), deleted != 0
-		out = append(out, r)
+		if !seq.Valid {
+			continue
+		}
+		out = append(out, row{seq: seq.Int64, c: store.Change{
+			Kind: store.Kind(kind.Int64), Deleted: deleted.Int64 != 0, Consumer: consumer.String, ID: id.String,
+		}})
 	}
-	return out, rows.Err()
+	return head, out, rows.Err()
 }
+
+// nextSQL is next's statement.
+// The limit is inside the join, so that a watcher far behind reads
+// readBatch rows of the index, not every row after last.
+const nextSQL = "SELECT f.seq, c.seq, c.kind, c.deleted, c.consumer, c.id FROM feed f " +
+	"LEFT JOIN (SELECT seq, kind, deleted, consumer, id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?) c " +
+	"ON c.seq <= f.seq WHERE f.one = 1 ORDER BY c.seq"
 
 // run forwards the outbox to w from after seq last until ctx is done or the
 // store closes. Sequence numbers are contiguous, so a missing one means the
@@ -128,7 +141,7 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 	}
 	for {
 		more := false
-		if head, err := s.head(ctx); err == nil {
+		if head, rows, err := s.next(ctx, last); err == nil {
 			if w.reset.Swap(false) || head-last > maxLag {
 				last = head
 				if !send(store.Change{Kind: store.KindReset}) {
@@ -136,31 +149,24 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 				}
 				continue
 			}
-			var rows []row
-			if head > last {
-				rows, err = s.changes(ctx, last, head)
-			}
-			switch {
-			case err != nil:
-			case head > last && (len(rows) == 0 || rows[0].seq != last+1):
+			if head > last && (len(rows) == 0 || rows[0].seq != last+1) {
 				// Pruned under our feet.
 				last = head
 				if !send(store.Change{Kind: store.KindReset}) {
 					return
 				}
 				continue
-			default:
-				for _, r := range rows {
-					if !send(r.c) {
-						return
-					}
-					last = r.seq
-					if w.reset.Load() {
-						break
-					}
-				}
-				more = last < head
 			}
+			for _, r := range rows {
+				if !send(r.c) {
+					return
+				}
+				last = r.seq
+				if w.reset.Load() {
+					break
+				}
+			}
+			more = last < head
 		}
 		if more {
 			continue
