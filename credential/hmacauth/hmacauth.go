@@ -162,8 +162,18 @@ func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 			return credential.Sealed{}, fmt.Errorf("hmac-auth: seal secret: %w", err)
 		}
 		st.SecretSealed = s
-	case hasOld:
+	case hasOld && d.current(old.SecretSealed):
 		st.SecretSealed = old.SecretSealed
+	case hasOld:
+		// Sealed with a key that is no longer primary: seal it again, so
+		// that rewriting the credential completes a key rotation.
+		plain, err := d.Ring.Open(old.SecretSealed, sealContext)
+		if err != nil {
+			return credential.Sealed{}, fmt.Errorf("hmac-auth: open the stored secret: %w", err)
+		}
+		if st.SecretSealed, err = d.Ring.Seal(plain, sealContext); err != nil {
+			return credential.Sealed{}, fmt.Errorf("hmac-auth: seal secret: %w", err)
+		}
 	default:
 		in.SecretKey = GenerateSecret()
 		generated = true
@@ -184,11 +194,20 @@ func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 	return sealed, nil
 }
 
-// sameSecret reports whether sealed opens to secret (compared in constant
-// time).
+// sameSecret reports whether sealed, sealed with the ring's primary key,
+// opens to secret (compared in constant time).
 func (d Definition) sameSecret(sealed, secret string) bool {
+	if !d.current(sealed) {
+		return false
+	}
 	plain, err := d.Ring.Open(sealed, sealContext)
 	return err == nil && subtle.ConstantTimeCompare(plain, []byte(secret)) == 1
+}
+
+// current reports whether sealed was sealed with the ring's primary key.
+func (d Definition) current(sealed string) bool {
+	id, ok := keyring.KeyID(sealed)
+	return ok && id == d.Ring.Primary()
 }
 
 // Redact returns the key_id of stored settings: never the secret.

@@ -227,9 +227,11 @@ func (d *Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) 
 		if e.Err() != nil {
 			return credential.Sealed{}, e.Err()
 		}
-		if kept {
-			// The secret the credential already has: keep its sealed form,
-			// so that rewriting an unchanged credential stores the same bytes.
+		if id, ok := keyring.KeyID(old.SealedSecret); kept && ok && id == d.Ring.Primary() {
+			// The secret the credential already has, sealed with the primary
+			// key: keep its sealed form, so that rewriting an unchanged
+			// credential stores the same bytes (and one sealed with an older
+			// key is sealed again: a key rotation completes by rewriting).
 			out.SealedSecret = old.SealedSecret
 		} else if out.SealedSecret, err = d.Ring.Seal([]byte(secret), ringContext); err != nil {
 			return credential.Sealed{}, fmt.Errorf("jwt-auth: seal secret: %w", err)
