@@ -305,6 +305,8 @@ func (b *builder) gateway() {
 	cur := b.x.gateway
 	var next *consumergroup.Gateway
 	switch {
+	case cur != nil && b.f.Plugins == nil && !b.cfg.prune:
+		return // the file says nothing of the gateway
 	case cur != nil:
 		next = cur.Clone()
 		if b.f.Plugins != nil {

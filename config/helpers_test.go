@@ -15,6 +15,7 @@ import (
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/consumer"
+	"github.com/gatehousehq/gatehouse/credential/basicauth"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -47,7 +48,10 @@ var backends = []struct {
 func newEnv(t *testing.T, s store.Store) *env {
 	t.Helper()
 	ring, _ := keyring.Generate()
-	gw, err := gatehouse.New(context.Background(), s, gatehouse.WithKeyRing(ring), gatehouse.WithLogger(discard()))
+	gw, err := gatehouse.New(context.Background(), s, gatehouse.WithKeyRing(ring), gatehouse.WithLogger(discard()),
+		// A limiter of its own: the default one is shared by the process,
+		// and parallel tests would fill it (503).
+		gatehouse.WithPasswordChecks(basicauth.NewLimiter(4), basicauth.NewCache(100)))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return &env{store: s, gw: gw, ring: ring}
