@@ -32,7 +32,7 @@ func TestApplyTwice(t *testing.T) {
 			require.Equal(t, config.Counts{Created: 2}, res.Groups)
 			require.Equal(t, config.Counts{Created: 1}, res.ConsumerGroups)
 			require.Equal(t, config.Counts{Created: 3}, res.Consumers)
-			require.Equal(t, config.Counts{Created: 5}, res.Credentials)
+			require.Equal(t, config.Counts{Created: 6}, res.Credentials)
 			require.Equal(t, config.Counts{Created: 4}, res.Routes)
 
 			code, who := e.call(t, "orders", "apikey", secrets["ALICE_KEY"])
@@ -52,7 +52,7 @@ func TestApplyTwice(t *testing.T) {
 			require.NoError(t, err)
 			res = e.apply(t, fullConfig, secrets)
 			require.Zero(t, res.Changes(), "second apply: %s", res)
-			require.Equal(t, 5, res.Credentials.Unchanged)
+			require.Equal(t, 6, res.Credentials.Unchanged)
 			require.Equal(t, 3, res.Consumers.Unchanged)
 			require.Equal(t, 4, res.Routes.Unchanged)
 			after, err := e.store.Snapshot(context.Background())
@@ -93,7 +93,7 @@ func TestApplyDifference(t *testing.T) {
 	vars["ALICE_KEY"] = "alice-new-key-0123456789"
 	res := e.apply(t, changed, vars)
 	require.Equal(t, config.Counts{Updated: 1, Unchanged: 2}, res.Consumers, res.String())
-	require.Equal(t, config.Counts{Updated: 1, Unchanged: 4}, res.Credentials, res.String())
+	require.Equal(t, config.Counts{Updated: 1, Unchanged: 5}, res.Credentials, res.String())
 	require.Equal(t, config.Counts{Updated: 1, Unchanged: 3}, res.Routes, res.String())
 	require.Equal(t, config.Counts{Unchanged: 2}, res.Groups)
 	require.Equal(t, 3, res.Changes())
@@ -282,11 +282,14 @@ func TestSecretKept(t *testing.T) {
 	e.apply(t, fullConfig, secrets)
 	noSecrets := fullConfig
 	for name := range secrets {
-		noSecrets = strings.ReplaceAll(noSecrets, `"${`+name+`}"`, `""`)
+		if name != "CAROL_PUB" { // a public key is no secret
+			noSecrets = strings.ReplaceAll(noSecrets, `"${`+name+`}"`, `""`)
+		}
 	}
 	noSecrets = strings.NewReplacer(`, key: ""`, "", `key: ""`, "", `, password: ""`, "", `, secret_key: ""`, "",
 		`, secret: ""`, "", `, clientSecret: ""`, "").Replace(noSecrets)
-	res := e.apply(t, noSecrets, nil)
+	require.NotContains(t, noSecrets, "password:")
+	res := e.apply(t, noSecrets, map[string]string{"CAROL_PUB": secrets["CAROL_PUB"]})
 	require.Zero(t, res.Changes(), res.String())
 	code, _ := e.call(t, "basic", "Authorization", basic("alice", secrets["ALICE_PASSWORD"]))
 	require.Equal(t, http.StatusOK, code)
@@ -322,7 +325,7 @@ func TestApplyFailsMidway(t *testing.T) {
 	require.ErrorIs(t, err, errBroken)
 	require.Equal(t, `create route "orders"`, ae.Op)
 	require.Equal(t, 3, ae.Applied.Consumers.Created)
-	require.Equal(t, 5, ae.Applied.Credentials.Created)
+	require.Equal(t, 6, ae.Applied.Credentials.Created)
 	require.Equal(t, ae.Applied, res)
 	require.Contains(t, err.Error(), "consumers 3 created")
 
@@ -330,7 +333,7 @@ func TestApplyFailsMidway(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, config.Counts{Created: 4}, res.Routes)
 	require.Equal(t, 4, res.Changes(), "only the routes were left: %s", res)
-	require.Equal(t, 5, res.Credentials.Unchanged)
+	require.Equal(t, 6, res.Credentials.Unchanged)
 }
 
 // TestDryRun reports the changes without writing them.

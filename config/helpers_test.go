@@ -2,7 +2,11 @@ package config_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net/http"
@@ -114,6 +118,20 @@ var secrets = map[string]string{
 	"BOB_HMAC":       "bob-hmac-secret-0123456789abcdef",
 	"BOB_JWT":        "bob-jwt-hs256-secret-0123456789abcdef",
 	"CAROL_SECRET":   "carol-client-secret-0123",
+	"CAROL_PUB":      ed25519PEM(),
+}
+
+// ed25519PEM returns a new Ed25519 public key in PEM (a jwt-auth EdDSA key).
+func ed25519PEM() string {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }
 
 // fullConfig has every kind of object and every credential scheme.
@@ -155,6 +173,8 @@ consumers:
         plugins: {jwt-auth: {key: bob, secret: "${BOB_JWT}", algorithm: HS256}}
   - username: carol
     credentials:
+      - name: ed
+        plugins: {jwt-auth: {key: carol-ed, algorithm: EdDSA, public_key: "${CAROL_PUB}"}}
       - id: carol-app
         name: carol-app
         authorized_entities: [group_shop]
