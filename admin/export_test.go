@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/config"
 )
 
@@ -50,4 +51,21 @@ func TestExport(t *testing.T) {
 	requireError(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
 	require.Equal(t, "GET, HEAD", r.Header.Get("Allow"))
 	requireError(t, e.do(http.MethodGet, "/api/export", nil, "X-API-KEY", ""), http.StatusUnauthorized, "unauthorized")
+}
+
+// TestExportGateway: the consumer groups exported are those of one gateway:
+// the handler's (WithGatewayID), or ?gateway_id=.
+func TestExportGateway(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, admin.WithGatewayID("east"))
+	for _, gw := range []string{"east", "west"} {
+		e.must(http.StatusCreated, http.MethodPost, "/api/v1/gateways", `{"id":"`+gw+`","name":"`+gw+`"}`)
+		e.must(http.StatusCreated, http.MethodPost, "/api/v1/gateways/"+gw+"/consumer-groups", `{"id":"`+gw+`-gold","name":"Gold"}`)
+	}
+	for path, want := range map[string]string{"/api/export": "east-gold", "/api/export?gateway_id=west": "west-gold"} {
+		f, err := config.Parse([]byte(e.must(http.StatusOK, http.MethodGet, path, nil).Body))
+		require.NoError(t, err)
+		require.Len(t, f.ConsumerGroups, 1, path)
+		require.Equal(t, want, f.ConsumerGroups[0].ID, path)
+	}
 }
