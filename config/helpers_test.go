@@ -20,9 +20,11 @@ import (
 	"github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
+	"github.com/gatehousehq/gatehouse/internal/testenv"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
+	"github.com/gatehousehq/gatehouse/store/postgres"
 	"github.com/gatehousehq/gatehouse/store/sqlite"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
@@ -43,6 +45,13 @@ var backends = []struct {
 	{"memory", func(*testing.T) store.Store { return memory.New() }},
 	{"sqlite", func(t *testing.T) store.Store {
 		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "gatehouse.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+	{"postgres", func(t *testing.T) store.Store { // skipped without GATEHOUSE_TEST_POSTGRES
+		dsn, schema := testenv.PostgresSchema(t)
+		s, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = s.Close() })
 		return s
