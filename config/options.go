@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -137,6 +138,20 @@ func (r Result) String() string {
 		return "nothing"
 	}
 	return strings.Join(parts, "; ")
+}
+
+// LogValue groups the counts by kind for log/slog, leaving out kinds the
+// file did not touch.
+func (r Result) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, k := range r.kinds() {
+		if k.c == (Counts{}) {
+			continue
+		}
+		attrs = append(attrs, slog.Group(k.name, "created", k.c.Created, "updated", k.c.Updated,
+			"deleted", k.c.Deleted, "unchanged", k.c.Unchanged))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 func (r *Result) counts(k kind) *Counts {

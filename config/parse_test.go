@@ -3,6 +3,7 @@ package config_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -150,4 +151,19 @@ func TestNoRegistry(t *testing.T) {
 	t.Parallel()
 	_, err := config.Apply(context.Background(), memoryStore(), &config.File{})
 	require.ErrorIs(t, err, config.ErrNoRegistry)
+}
+
+// TestResultLog: a Result logs its counts by kind, and says "nothing" when
+// the file touched nothing.
+func TestResultLog(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	res := config.Result{Consumers: config.Counts{Created: 1, Unchanged: 2}, Routes: config.Counts{Deleted: 1}}
+	log.Info("applied", "result", res)
+	require.Contains(t, buf.String(), "result.consumers.created=1 result.consumers.updated=0 result.consumers.deleted=0 result.consumers.unchanged=2 result.routes.created=0")
+	require.NotContains(t, buf.String(), "groups")
+	require.Equal(t, "consumers 1 created 2 unchanged; routes 1 deleted", res.String())
+	require.Equal(t, 2, res.Changes())
+	require.Equal(t, "nothing", config.Result{}.String())
 }

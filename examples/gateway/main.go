@@ -64,6 +64,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gateway [flags]\n       gateway export [-store ...] [-format yaml|json] [-gateway-id id]   (gateway export -h)")
+		fs.PrintDefaults()
+	}
 	str := func(p *string, name, env, def, usage string) {
 		if v := getenv(env); v != "" {
 			def = v
