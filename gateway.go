@@ -515,9 +515,10 @@ func (g *Gateway) loadCredentials(ctx context.Context, username string) error {
 
 // AdminHandler returns the admin API over the gateway's store and plugin
 // registry. Mount it under any prefix with http.StripPrefix; give it a key
-// with admin.WithKey (without one it refuses every request).
+// with admin.WithKey (without one it refuses every request). Its GET
+// /api/export describes the gateway's own consumer groups and plugins.
 func (g *Gateway) AdminHandler(opts ...admin.Option) http.Handler {
-	base := []admin.Option{admin.WithLogger(g.log), admin.WithQuotaCounter(g.quotas), admin.WithClock(g.now)}
+	base := []admin.Option{admin.WithLogger(g.log), admin.WithQuotaCounter(g.quotas), admin.WithClock(g.now), admin.WithGatewayID(g.gatewayID)}
 	return admin.New(g.store, g.reg, append(base, opts...)...)
 }
 

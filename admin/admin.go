@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	configfile "github.com/gatehousehq/gatehouse/config"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/store"
@@ -45,6 +46,7 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET                     /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage
 //
 // and, with WithConsole, the admin console (a web page) at /ui/.
+//	GET                     /api/export (the whole configuration as a config file, secrets left out)
 //
 // API keys (Otoroshi) are credentials of the apikey-auth scheme, which must
 // be registered in the plugin registry.
@@ -66,6 +68,8 @@ type Handler struct {
 	timeout time.Duration
 	// console serves /ui/ (WithConsole); nil: off.
 	console *console
+	// gatewayID is the gateway GET /api/export describes by default.
+	gatewayID string
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -81,6 +85,7 @@ type config struct {
 	now     func() time.Time
 	timeout *time.Duration
 	console bool
+	gateway string
 }
 
 // DefaultTimeout is how long a request may wait for the store unless
@@ -122,6 +127,14 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *config) { c.timeout = &d }
 }
 
+// WithGatewayID names the gateway whose consumer groups and plugins GET
+// /api/export includes unless its ?gateway_id= names another (default
+// config.DefaultGatewayID). Gateway.AdminHandler callers pass the gateway's
+// own id.
+func WithGatewayID(id string) Option {
+	return func(c *config) { c.gateway = id }
+}
+
 // WithClock sets the clock that places quota windows (default time.Now).
 func WithClock(now func() time.Time) Option {
 	return func(c *config) { c.now = now }
@@ -160,6 +173,11 @@ func New(s store.Store, reg *plugin.Registry, opts ...Option) *Handler {
 		quotas:  cfg.quotas,
 		now:     cfg.now,
 		timeout: DefaultTimeout,
+
+		gatewayID: cfg.gateway,
+	}
+	if h.gatewayID == "" {
+		h.gatewayID = configfile.DefaultGatewayID
 	}
 	if cfg.timeout != nil {
 		h.timeout = max(*cfg.timeout, 0)
@@ -230,6 +248,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/apikeys/{clientId}/quotas", h.getAPIKeyQuotas)
 	m.HandleFunc("DELETE /api/apikeys/{clientId}/quotas", h.resetAPIKeyQuotas)
 	m.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+	m.HandleFunc("GET /api/export", h.export)
 
 	// Patterns without a method are less specific than the ones above: they
 	// catch a known path with another method and answer 405 in JSON.
@@ -246,6 +265,7 @@ func (h *Handler) routes() {
 		"/api/apikeys":                                  allowCollection,
 		"/api/apikeys/{clientId}":                       allowItem,
 		"/api/apikeys/{clientId}/quotas":                "GET, HEAD, DELETE",
+		"/api/export":                                   "GET, HEAD",
 		"/api/v1/gateways":                              allowCollection,
 		"/api/v1/gateways/{id}":                         allowItem,
 		"/api/v1/gateways/{gateway_id}/consumer-groups": allowCollection,

@@ -9,11 +9,11 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/check"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/consumergroup"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
-	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/validation"
 )
@@ -27,14 +27,9 @@ func (h *Handler) gatewayObjects() *objects[consumergroup.Gateway] {
 		fields: func(g *consumergroup.Gateway) (*string, *time.Time, *time.Time) {
 			return &g.ID, &g.CreatedAt, &g.UpdatedAt
 		},
-		validate: func(g *consumergroup.Gateway) error {
-			var e validation.Error
-			e.Merge("", g.Validate())
-			e.Merge("", h.reg.Validate("plugins", g.Plugins))
-			return e.Err()
-		},
-		clone: (*consumergroup.Gateway).Clone,
-		get:   h.store.GetGateway, put: h.store.PutGateway, del: h.store.DeleteGateway, list: h.store.ListGateways,
+		validate: func(g *consumergroup.Gateway) error { return check.Gateway(h.reg, g) },
+		clone:    (*consumergroup.Gateway).Clone,
+		get:      h.store.GetGateway, put: h.store.PutGateway, del: h.store.DeleteGateway, list: h.store.ListGateways,
 	}
 }
 
@@ -139,37 +134,7 @@ func (h *Handler) readConsumerGroup(w http.ResponseWriter, r *http.Request, gwID
 	}
 	in.GatewayID = gwID
 	in.CreatedAt, in.UpdatedAt = time.Time{}, time.Time{}
-	e.Merge("", in.Validate())
-	for i := range in.RequiredPlugins {
-		p := &in.RequiredPlugins[i]
-		field := fmt.Sprintf("required_plugins[%d]", i)
-		if p.Name == "" {
-			continue // reported by Validate
-		}
-		def, ok := h.reg.Lookup(p.Name)
-		if !ok {
-			e.Add(field+".name", fmt.Sprintf("plugin %q is not registered on this server", p.Name))
-			continue
-		}
-		compiled, err := h.reg.New(p.Name, p.Settings)
-		if err != nil {
-			e.Merge(field+".settings", err)
-		}
-		if p.Enabled == nil {
-			on := true
-			p.Enabled = &on
-		}
-		if p.Stage == "" {
-			p.Stage = def.Stage().String()
-		} else if st, err := plugin.ParseStage(p.Stage); err == nil && compiled != nil && !plugin.CanRun(compiled, st) {
-			// Accepted, such an entry would fail its members' requests with 500.
-			e.Add(field+".stage", fmt.Sprintf("plugin %q cannot run at %s (its stage is %s)", p.Name, st, def.Stage()))
-		}
-		if p.Priority == nil {
-			pr := def.Priority()
-			p.Priority = &pr
-		}
-	}
+	e.Merge("", check.ConsumerGroup(h.reg, &in))
 	if err := e.Err(); err != nil {
 		return nil, err
 	}

@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/check"
 	"github.com/gatehousehq/gatehouse/consumer"
-	"github.com/gatehousehq/gatehouse/validation"
 )
 
 func consumerMessages(username string) messages {
@@ -21,10 +21,7 @@ func consumerMessages(username string) messages {
 // validateConsumer checks the consumer's fields and its plugins' settings,
 // naming every invalid field.
 func (h *Handler) validateConsumer(c *consumer.Consumer) error {
-	var e validation.Error
-	e.Merge("", c.Validate())
-	e.Merge("", h.reg.Validate("plugins", c.Plugins))
-	return e.Err()
+	return check.Consumer(h.reg, c)
 }
 
 // consumerView is what a response shows of a stored consumer.

@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
+	"github.com/gatehousehq/gatehouse/check"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/store"
-	"github.com/gatehousehq/gatehouse/validation"
 )
 
 func credentialMessages(username, id string) messages {
@@ -23,17 +22,7 @@ func credentialMessages(username, id string) messages {
 
 // scheme returns the credential.Scheme registered under name.
 func (h *Handler) scheme(name string) (credential.Scheme, bool) {
-	d, ok := h.reg.Lookup(name)
-	if !ok {
-		return nil, false
-	}
-	s, ok := d.(credential.Scheme)
-	return s, ok
-}
-
-func (h *Handler) isScheme(name string) bool {
-	_, ok := h.scheme(name)
-	return ok
+	return check.Scheme(h.reg, name)
 }
 
 // credentialView is what a response shows of a stored credential: the
@@ -62,39 +51,7 @@ func (h *Handler) credentialView(c *credential.Credential, reveal json.RawMessag
 // seals its secrets with its scheme; prev is the stored credential being
 // replaced, or nil. It returns the Reveal of the seal.
 func (h *Handler) sealCredential(next, prev *credential.Credential) (json.RawMessage, error) {
-	next.Lookup = ""
-	if prev != nil {
-		next.CreatedAt, next.UpdatedAt = prev.CreatedAt, prev.UpdatedAt
-	} else {
-		next.CreatedAt, next.UpdatedAt = time.Time{}, time.Time{}
-	}
-	var e validation.Error
-	e.Merge("", next.Validate(h.isScheme))
-	if next.ConsumerGroup != "" && (prev == nil || prev.ConsumerGroup != next.ConsumerGroup) {
-		e.Add("consumer_group", "is set by POST /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/keys, not here")
-	}
-	if prev != nil {
-		next.ConsumerGroup = prev.ConsumerGroup // a group key stays the group's
-	}
-	name := next.Scheme()
-	s, ok := h.scheme(name)
-	if !ok {
-		return nil, e.Err() // Validate named the plugins field
-	}
-	var prevSettings json.RawMessage
-	if prev != nil && prev.Scheme() == name {
-		prevSettings = prev.Plugins[name]
-	}
-	sealed, err := s.Seal(next.Plugins[name], prevSettings)
-	if err != nil {
-		e.Merge("plugins."+name, err)
-	}
-	if err := e.Err(); err != nil {
-		return nil, err
-	}
-	next.Plugins = map[string]json.RawMessage{name: sealed.Stored}
-	next.Lookup = sealed.Lookup
-	return sealed.Reveal, nil
+	return check.Credential(h.reg, next, prev)
 }
 
 // writeCredential runs build inside the store's mutator for credential id of

@@ -163,7 +163,9 @@ type stored struct {
 // Seal validates a credential's username and password and hashes the
 // password with bcrypt. A replacement (prev != nil) that sends no password
 // keeps the stored hash, even when the username changes, so that a GET result
-// sent back unchanged is accepted.
+// sent back unchanged is accepted; one that sends the password the stored
+// hash already verifies (at the Definition's cost) keeps that hash too, so
+// that rewriting an unchanged credential stores the same bytes.
 func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 	var in credentialSettings
 	if err := plugin.DecodeSettings(raw, &in); err != nil {
@@ -178,6 +180,17 @@ func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 	case in.Password != nil:
 		if n := len(*in.Password); n == 0 || n > MaxPasswordLen {
 			e.Add("password", fmt.Sprintf("must be 1 to %d bytes", MaxPasswordLen))
+			break
+		}
+		// The password the credential already has keeps its hash (hashed
+		// at the current cost), so that writing the same credential again
+		// stores the same bytes.
+		var old stored
+		if prev != nil && json.Unmarshal(prev, &old) == nil && old.PasswordHash != "" {
+			if cost, err := bcrypt.Cost([]byte(old.PasswordHash)); err == nil && cost == d.cost() &&
+				compare([]byte(old.PasswordHash), prehash([]byte(*in.Password))) {
+				keep = old.PasswordHash
+			}
 		}
 	case prev != nil:
 		var old stored

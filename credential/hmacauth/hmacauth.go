@@ -3,6 +3,7 @@
 package hmacauth
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,7 +126,9 @@ type stored struct {
 // Seal validates a credential's key_id and secret_key and encrypts the secret
 // with the ring. Without secret_key, a replacement keeps the previous secret
 // and a new credential gets a generated one (GenerateSecret), revealed once in
-// the response to that write.
+// the response to that write. A replacement that sends the secret it already
+// has keeps its sealed form, so that rewriting an unchanged credential stores
+// the same bytes.
 func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 	if d.Ring == nil {
 		return credential.Sealed{}, ErrNoKeyRing
@@ -147,21 +150,30 @@ func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 		return credential.Sealed{}, err
 	}
 	st := stored{KeyID: in.KeyID}
+	var old stored
+	hasOld := prev != nil && json.Unmarshal(prev, &old) == nil && old.SecretSealed != ""
 	generated := false
 	switch {
+	case in.SecretKey != "" && hasOld && d.sameSecret(old.SecretSealed, in.SecretKey):
+		st.SecretSealed = old.SecretSealed
 	case in.SecretKey != "":
 		s, err := d.Ring.Seal([]byte(in.SecretKey), sealContext)
 		if err != nil {
 			return credential.Sealed{}, fmt.Errorf("hmac-auth: seal secret: %w", err)
 		}
 		st.SecretSealed = s
-	case prev != nil:
-		var old stored
-		if err := json.Unmarshal(prev, &old); err == nil && old.SecretSealed != "" {
-			st.SecretSealed = old.SecretSealed
-			break
+	case hasOld && d.current(old.SecretSealed):
+		st.SecretSealed = old.SecretSealed
+	case hasOld:
+		// Sealed with a key that is no longer primary: seal it again, so
+		// that rewriting the credential completes a key rotation.
+		plain, err := d.Ring.Open(old.SecretSealed, sealContext)
+		if err != nil {
+			return credential.Sealed{}, fmt.Errorf("hmac-auth: open the stored secret: %w", err)
 		}
-		fallthrough
+		if st.SecretSealed, err = d.Ring.Seal(plain, sealContext); err != nil {
+			return credential.Sealed{}, fmt.Errorf("hmac-auth: seal secret: %w", err)
+		}
 	default:
 		in.SecretKey = GenerateSecret()
 		generated = true
@@ -180,6 +192,22 @@ func (d Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) {
 		sealed.Reveal, _ = json.Marshal(credentialSettings{KeyID: st.KeyID, SecretKey: in.SecretKey})
 	}
 	return sealed, nil
+}
+
+// sameSecret reports whether sealed, sealed with the ring's primary key,
+// opens to secret (compared in constant time).
+func (d Definition) sameSecret(sealed, secret string) bool {
+	if !d.current(sealed) {
+		return false
+	}
+	plain, err := d.Ring.Open(sealed, sealContext)
+	return err == nil && subtle.ConstantTimeCompare(plain, []byte(secret)) == 1
+}
+
+// current reports whether sealed was sealed with the ring's primary key.
+func (d Definition) current(sealed string) bool {
+	id, ok := keyring.KeyID(sealed)
+	return ok && id == d.Ring.Primary()
 }
 
 // Redact returns the key_id of stored settings: never the secret.

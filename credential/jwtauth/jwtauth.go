@@ -4,6 +4,7 @@ package jwtauth
 
 import (
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -216,7 +217,7 @@ func (d *Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) 
 		if d.Ring == nil {
 			return credential.Sealed{}, errNoRing
 		}
-		secret, generated, why, err := d.hmacSecret(in, old)
+		secret, generated, kept, why, err := d.hmacSecret(in, old)
 		if err != nil {
 			return credential.Sealed{}, err
 		}
@@ -226,7 +227,13 @@ func (d *Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) 
 		if e.Err() != nil {
 			return credential.Sealed{}, e.Err()
 		}
-		if out.SealedSecret, err = d.Ring.Seal([]byte(secret), ringContext); err != nil {
+		if id, ok := keyring.KeyID(old.SealedSecret); kept && ok && id == d.Ring.Primary() {
+			// The secret the credential already has, sealed with the primary
+			// key: keep its sealed form, so that rewriting an unchanged
+			// credential stores the same bytes (and one sealed with an older
+			// key is sealed again: a key rotation completes by rewriting).
+			out.SealedSecret = old.SealedSecret
+		} else if out.SealedSecret, err = d.Ring.Seal([]byte(secret), ringContext); err != nil {
 			return credential.Sealed{}, fmt.Errorf("jwt-auth: seal secret: %w", err)
 		}
 		if generated {
@@ -261,26 +268,31 @@ func (d *Definition) Seal(raw, prev json.RawMessage) (credential.Sealed, error) 
 }
 
 // hmacSecret returns the HS secret to seal: the one sent, the previous one,
-// or a generated one. why is a client-facing reason to refuse it.
-func (d *Definition) hmacSecret(in credentialSettings, old stored) (secret string, generated bool, why string, err error) {
+// or a generated one. kept is true when it is the previous one (sent again or
+// not sent), whose sealed form can then be kept. why is a client-facing reason
+// to refuse it.
+func (d *Definition) hmacSecret(in credentialSettings, old stored) (secret string, generated, kept bool, why string, err error) {
 	minLen := MinSecretLen(in.Algorithm)
+	var plain []byte
+	if old.SealedSecret != "" {
+		if plain, err = d.Ring.Open(old.SealedSecret, ringContext); err != nil && in.Secret == "" {
+			return "", false, false, "", fmt.Errorf("jwt-auth: open the stored secret: %w", err)
+		}
+	}
 	switch {
 	case in.Secret != "":
 		if len(in.Secret) < minLen || len(in.Secret) > MaxSecretLen {
-			return "", false, fmt.Sprintf("must be %d to %d bytes for %s", minLen, MaxSecretLen, in.Algorithm), nil
+			return "", false, false, fmt.Sprintf("must be %d to %d bytes for %s", minLen, MaxSecretLen, in.Algorithm), nil
 		}
-		return in.Secret, false, "", nil
+		same := err == nil && plain != nil && subtle.ConstantTimeCompare(plain, []byte(in.Secret)) == 1
+		return in.Secret, false, same, "", nil
 	case old.SealedSecret != "":
-		plain, err := d.Ring.Open(old.SealedSecret, ringContext)
-		if err != nil {
-			return "", false, "", fmt.Errorf("jwt-auth: open the stored secret: %w", err)
-		}
 		if len(plain) < minLen {
-			return "", false, fmt.Sprintf("the stored secret is %d bytes, %s needs at least %d: send a new secret", len(plain), in.Algorithm, minLen), nil
+			return "", false, false, fmt.Sprintf("the stored secret is %d bytes, %s needs at least %d: send a new secret", len(plain), in.Algorithm, minLen), nil
 		}
-		return string(plain), false, "", nil
+		return string(plain), false, true, "", nil
 	default:
-		return GenerateSecret(in.Algorithm), true, "", nil
+		return GenerateSecret(in.Algorithm), true, false, "", nil
 	}
 }
 

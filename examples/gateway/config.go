@@ -1,165 +1,104 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
+	"flag"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
+	"io"
+	"log/slog"
 	"os"
 
-	"sigs.k8s.io/yaml"
+	"github.com/gatehousehq/gatehouse"
+	"github.com/gatehousehq/gatehouse/config"
+	"github.com/gatehousehq/gatehouse/keyring"
 )
 
-// configFile is the declarative file of -config. Each object has the fields of
-// its admin API resource; a consumer may list its credentials inline.
-//
-//	consumers:
-//	  - username: alice
-//	    credentials:
-//	      - id: alice-key
-//	        name: main
-//	        plugins: {key-auth: {key: alice-secret-key}}
-//	groups:
-//	  - id: shop
-//	    name: Shop APIs
-//	consumer_groups:           # in the gateway this data plane serves (-gateway-id)
-//	  - id: premium
-//	    name: Premium Users
-//	    required_plugins:
-//	      - name: advanced_rate_limiter
-//	        settings: {limits: {per_user: {limit: 50, window: 1m}}}
-//	routes:
-//	  - id: orders
-//	    groups: [shop]
-//	    frontend: {paths: [/orders]}
-//	    backend: {target: "http://127.0.0.1:9000"}
-//	    plugins: {key-auth: {}}
-type configFile struct {
-	Groups         []map[string]json.RawMessage `json:"groups"`
-	ConsumerGroups []map[string]json.RawMessage `json:"consumer_groups"`
-	Consumers      []map[string]json.RawMessage `json:"consumers"`
-	Routes         []map[string]json.RawMessage `json:"routes"`
+// envLookup resolves the ${NAME} of a config file: getenv first (the
+// process's environment in main, a map in tests), then the process's.
+func envLookup(getenv func(string) string) config.LookupEnv {
+	return func(name string) (string, bool) {
+		if v := getenv(name); v != "" {
+			return v, true
+		}
+		return os.LookupEnv(name)
+	}
 }
 
-// applyConfig writes every object of the file through the admin API, so that
-// it gets exactly the validation (and secret sealing) of an admin request.
-// Objects are PUT by id, so applying the same file twice changes nothing.
-func applyConfig(ctx context.Context, path string, h http.Handler, key, gatewayID string) error {
-	raw, err := os.ReadFile(path)
+// applyConfig applies the declarative file of -config to the gateway's store
+// (package config: validated as a whole, nothing written when anything is
+// invalid, only the difference written) and says what changed.
+func applyConfig(ctx context.Context, o options, gw *gatehouse.Gateway, getenv func(string) string, stdout io.Writer) error {
+	f, err := config.ParseFile(o.config, config.WithLookupEnv(envLookup(getenv)))
 	if err != nil {
 		return err
 	}
-	js, err := yaml.YAMLToJSON(raw)
+	res, err := config.Apply(ctx, gw.Store(), f,
+		config.WithRegistry(gw.Registry()), config.WithGatewayID(o.gatewayID), config.WithPrune(o.configPrune))
 	if err != nil {
-		return fmt.Errorf("not valid YAML or JSON: %w", err)
+		return err
 	}
-	var f configFile
-	dec := json.NewDecoder(bytes.NewReader(js))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("want top-level keys groups, consumer_groups, consumers and routes: %w", err)
-	}
-	put := func(path string, obj map[string]json.RawMessage) error {
-		body, _ := json.Marshal(obj)
-		req := httptest.NewRequestWithContext(ctx, http.MethodPut, path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-API-KEY", key)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code >= 300 {
-			return fmt.Errorf("PUT %s: %d %s", path, rec.Code, bytes.TrimSpace(rec.Body.Bytes()))
-		}
-		return nil
-	}
-	for i, grp := range f.Groups {
-		id, err := stringField(grp, "id")
-		if err != nil {
-			return fmt.Errorf("groups[%d]: %w", i, err)
-		}
-		if id == "" {
-			return fmt.Errorf("groups[%d]: id is required", i)
-		}
-		if err := put("/api/groups/"+url.PathEscape(id), grp); err != nil {
-			return err
-		}
-	}
-	for i, grp := range f.ConsumerGroups {
-		id, err := stringField(grp, "id")
-		if err != nil {
-			return fmt.Errorf("consumer_groups[%d]: %w", i, err)
-		}
-		if id == "" {
-			return fmt.Errorf("consumer_groups[%d]: id is required", i)
-		}
-		if err := put("/api/v1/gateways/"+url.PathEscape(gatewayID)+"/consumer-groups/"+url.PathEscape(id), grp); err != nil {
-			return err
-		}
-	}
-	for i, c := range f.Consumers {
-		name, err := stringField(c, "username")
-		if err != nil {
-			return fmt.Errorf("consumers[%d]: %w", i, err)
-		}
-		if name == "" {
-			return fmt.Errorf("consumers[%d]: username is required", i)
-		}
-		var creds []map[string]json.RawMessage
-		if rc, ok := c["credentials"]; ok {
-			if err := json.Unmarshal(rc, &creds); err != nil {
-				return fmt.Errorf("consumers[%d].credentials: %w", i, err)
-			}
-			delete(c, "credentials")
-		}
-		base := "/api/consumers/" + url.PathEscape(name)
-		if err := put(base, c); err != nil {
-			return err
-		}
-		for j, cr := range creds {
-			id, err := stringField(cr, "id")
-			if err != nil {
-				return fmt.Errorf("consumers[%d].credentials[%d]: %w", i, j, err)
-			}
-			if id == "" {
-				if id, err = stringField(cr, "name"); err != nil {
-					return fmt.Errorf("consumers[%d].credentials[%d]: %w", i, j, err)
-				}
-			}
-			if id == "" {
-				return fmt.Errorf("consumers[%d].credentials[%d]: id or name is required", i, j)
-			}
-			if err := put(base+"/credentials/"+url.PathEscape(id), cr); err != nil {
-				return err
-			}
-		}
-	}
-	for i, r := range f.Routes {
-		id, err := stringField(r, "id")
-		if err != nil {
-			return fmt.Errorf("routes[%d]: %w", i, err)
-		}
-		if id == "" {
-			return fmt.Errorf("routes[%d]: id is required", i)
-		}
-		if err := put("/api/routes/"+url.PathEscape(id), r); err != nil {
-			return err
-		}
-	}
+	fmt.Fprintf(stdout, "config %s: %s\n", o.config, res)
 	return nil
 }
 
-// stringField returns the string field name of obj, "" when it is absent, and
-// an error when it is not a string (a YAML 007, say).
-func stringField(obj map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := obj[name]
-	if !ok {
-		return "", nil
+// runExport is the export command: the configuration of -store written to
+// stdout as a config file (secrets left out).
+func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var o options
+	var format string
+	fs := flag.NewFlagSet("gateway export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, name, env, def, usage string) {
+		if v := getenv(env); v != "" {
+			def = v
+		}
+		fs.StringVar(p, name, def, usage+" (env "+env+")")
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("%s must be a string (quote it in YAML), not %s", name, raw)
+	str(&o.store, "store", "GATEHOUSE_STORE", defaultStore, "configuration store to export: sqlite://file.db, postgres://user@host/db or memory")
+	str(&o.gatewayID, "gateway-id", "GATEHOUSE_GATEWAY_ID", "default", "the gateway whose consumer groups and plugins are exported")
+	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "the store's secret keys (required with PostgreSQL; secrets are never exported)")
+	fs.StringVar(&format, "format", "yaml", "yaml or json")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gateway export [-store ...] [-format yaml|json] [-gateway-id id]")
+		fs.PrintDefaults()
 	}
-	return s, nil
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("export: unexpected argument %q", fs.Arg(0))
+	}
+	fmtOut, err := config.ParseFormat(format)
+	if err != nil {
+		return fmt.Errorf("export: -format: %w", err)
+	}
+	o.limiter = "memory"
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var ring *keyring.Ring
+	if o.secretKeys != "" {
+		if ring, err = keyring.Parse(o.secretKeys); err != nil {
+			return fmt.Errorf("-secret-keys: %w", err)
+		}
+	}
+	be, err := openBackends(ctx, o, ring, log)
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	// The gateway gives the registry whose schemes redact the credentials.
+	gw, err := gatehouse.New(ctx, be.store, append(be.opts, gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID))...)
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	f, err := config.Export(ctx, be.store, config.WithRegistry(gw.Registry()), config.WithGatewayID(o.gatewayID))
+	if err != nil {
+		return err
+	}
+	out, err := config.Marshal(f, fmtOut)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(out)
+	return err
 }

@@ -125,7 +125,7 @@ func TestConfigFileFromEnv(t *testing.T) {
 }
 
 // TestConfigFileDuplicateKey: a config whose two consumers share a key is
-// refused, and the error does not echo the key.
+// refused, naming both, and the error does not echo the key.
 func TestConfigFileDuplicateKey(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "dup.yaml")
@@ -138,8 +138,8 @@ func TestConfigFileDuplicateKey(t *testing.T) {
 	stdout, stderr, err := runExpectingError(t,
 		[]string{"-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-admin-key", "k", "-config", path}, nil)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "409")
-	require.Contains(t, err.Error(), "bob")
+	require.Contains(t, err.Error(), "consumers[1].credentials[0].plugins.key-auth: the same key")
+	require.Contains(t, err.Error(), "consumers[0].credentials[0]")
 	for _, s := range []string{err.Error(), stdout, stderr} {
 		require.NotContains(t, s, "shared-key-123456")
 	}

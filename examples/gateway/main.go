@@ -2,6 +2,7 @@
 // into a complete API gateway with a data plane and an admin API.
 //
 //	go run ./examples/gateway [-listen 127.0.0.1:8000] [-admin-listen 127.0.0.1:8080] [-admin-key KEY] ...
+//	go run ./examples/gateway export [-store sqlite://gatehouse.db] [-format yaml|json] > gatehouse.yaml
 //
 // Every flag can also be set by an environment variable (see -h).
 package main
@@ -49,6 +50,8 @@ func main() {
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
 	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
+	// configPrune makes -config delete what the file no longer names.
+	configPrune bool
 	// server holds the timeouts and limits of both servers.
 	server serverLimits
 	// shutdownTimeout bounds the graceful shutdown; then the remaining
@@ -70,6 +73,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	var o options
 	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: gateway [flags]\n       gateway export [-store ...] [-format yaml|json] [-gateway-id id]   (gateway export -h)")
+		fs.PrintDefaults()
+	}
 	str := func(p *string, name, env, def, usage string) {
 		if v := getenv(env); v != "" {
 			def = v
@@ -82,7 +89,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.gatewayID, "gateway-id", "GATEHOUSE_GATEWAY_ID", "default", "the gateway this data plane serves")
 	str(&o.store, "store", "GATEHOUSE_STORE", defaultStore, "configuration store: sqlite://file.db (embedded, persistent), postgres://user@host/db (shared by many instances) or memory")
 	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory, or redis://host:6379/0 (shared by many instances: limits, API-key quotas, hmac-auth replay protection)")
-	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
+	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start: only what differs from the store is written (docs/config.md)")
+	prune := getenv("GATEHOUSE_CONFIG_PRUNE")
+	fs.BoolVar(&o.configPrune, "config-prune", prune == "true" || prune == "1",
+		"with -config: delete the consumers, credentials, routes, groups and consumer groups the file does not name (env GATEHOUSE_CONFIG_PRUNE=true)")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
 	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; when empty: a key file beside a SQLite database (created once, mode 0600), random per process with -store memory, required with PostgreSQL")
 
@@ -205,13 +215,17 @@ func secretParam(k string) bool {
 	return strings.Contains(k, "password") || strings.Contains(k, "passwd") || k == "pass" || strings.Contains(k, "secret") || strings.Contains(k, "token")
 }
 
-// run starts the gateway and serves until ctx is done.
+// run starts the gateway and serves until ctx is done; "export" as the first
+// argument writes the store's configuration to stdout instead (runExport).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
+	}
 	o, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, o, stdout, stderr)
+	return serve(ctx, o, getenv, stdout, stderr)
 }
 
 // serve starts the gateway o describes and serves until ctx is done. Both
@@ -219,8 +233,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // the configuration loads (a large one takes a while): until then the admin
 // listener answers /healthz 200 and /readyz 503, and every other request
 // there and on the data plane 503. The listening lines are printed once the
-// gateway is ready.
-func serve(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
+// gateway is ready. getenv resolves the -config file's ${NAME}s.
+func serve(ctx context.Context, o options, getenv func(string) string, stdout, stderr io.Writer) (err error) {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID),
 		gatehouse.WithStoreCheckInterval(o.storeCheckInterval)}
@@ -299,7 +313,7 @@ func serve(ctx context.Context, o options, stdout, stderr io.Writer) (err error)
 	}
 	adminAPI := gw.AdminHandler(admin.WithKey(o.adminKey))
 	if o.config != "" {
-		if err := applyConfig(ctx, o.config, adminAPI, o.adminKey, o.gatewayID); err != nil {
+		if err := applyConfig(ctx, o, gw, getenv, stdout); err != nil {
 			return fmt.Errorf("-config %s: %w", o.config, err)
 		}
 		// Serve the file's routes and keys from the first request on.

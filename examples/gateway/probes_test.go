@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,7 @@ func TestProbesWhileLoading(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, o, &stdout, &stderr) }()
+	go func() { done <- serve(ctx, o, os.Getenv, &stdout, &stderr) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -114,12 +114,12 @@ func TestBadInput(t *testing.T) {
 		{name: "admin address in use", args: []string{"-admin-listen", busy}, want: []string{"-admin-listen", busy}},
 		{name: "config missing", args: []string{"-config", missing}, want: []string{"-config", missing}},
 		{name: "config invalid YAML", args: []string{"-config", badYAML}, want: []string{"-config", badYAML, "YAML"}},
-		{name: "config bad username", args: []string{"-config", badUser}, want: []string{"-config", "username", "400"}},
+		{name: "config bad username", args: []string{"-config", badUser}, want: []string{"-config", "consumers[0].username: must match"}},
 		{name: "config unknown key", args: []string{"-config", unknownKey}, want: []string{"-config", "services"}},
 		{name: "secret keys not base64", args: []string{"-secret-keys", "k1:not-a-key!"}, want: []string{"-secret-keys", "k1"}},
 		{name: "secret key too short", args: []string{"-secret-keys", "k1:c2hvcnQ"}, want: []string{"-secret-keys", "bytes"}},
 		{name: "bad trusted proxy", args: []string{"-trusted-proxies", "10.0.0.0/8, not-an-ip"}, want: []string{"-trusted-proxies", "not-an-ip"}},
-		{name: "config numeric username", args: []string{"-config", numericUser}, want: []string{"consumers[0]", "username must be a string"}},
+		{name: "config numeric username", args: []string{"-config", numericUser}, want: []string{"consumers[0].username: must be a string"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stdout, _, err := runExpectingError(t, append(append([]string{}, safe...), tc.args...), tc.env)
