@@ -26,10 +26,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
+	ghprom "github.com/gatehousehq/gatehouse/metrics/prometheus"
 )
 
 func main() {
@@ -47,6 +52,9 @@ func main() {
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
 	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
+	// metricsListen is where /metrics is served ("" : nowhere); logLevel
+	// the level of the log on stderr.
+	metricsListen, logLevel string
 	// server holds the timeouts and limits of both servers.
 	server serverLimits
 	// shutdownTimeout bounds the graceful shutdown; then the remaining
@@ -75,6 +83,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	str(&o.limiter, "limiter", "GATEHOUSE_LIMITER", "memory", "rate limiter: memory, or redis://host:6379/0 (shared by many instances: limits, API-key quotas, hmac-auth replay protection)")
 	str(&o.config, "config", "GATEHOUSE_CONFIG", "", "declarative file (YAML or JSON) applied at start")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
+	str(&o.metricsListen, "metrics-listen", "GATEHOUSE_METRICS_LISTEN", "", "address serving Prometheus metrics at /metrics (requests by route, consumer group and outcome; auth latency; limiter errors), apart from the admin API; none when empty")
+	str(&o.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "log level: debug (adds one line per refused request, and each scheme's reason), info, warn or error")
 	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; when empty: a key file beside a SQLite database (created once, mode 0600), random per process with -store memory, required with PostgreSQL")
 
 	// Numbers: an environment value that does not parse is reported unless
@@ -124,6 +134,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return o, err
+	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var firstErr error
@@ -159,6 +172,21 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, firstErr
 	}
 	return o, nil
+}
+
+// parseLevel reads -log-level.
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
 }
 
 // defaultMaxHeaderBytes is the default -max-header-bytes: 64 KiB.
@@ -200,8 +228,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	level, _ := parseLevel(o.logLevel) // checked by parseFlags
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID)}
+	var metricsHandler http.Handler
+	if o.metricsListen != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m, err := ghprom.New(reg, ghprom.WithConstLabels(prometheus.Labels{"gateway": o.gatewayID}))
+		if err != nil {
+			return err
+		}
+		gwOpts = append(gwOpts, gatehouse.WithObserver(m))
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+		metricsHandler = mux
+	}
 	if o.trustedProxies != "" {
 		var proxies []string
 		for _, p := range strings.Split(o.trustedProxies, ",") {
@@ -265,10 +307,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		dataLn.Close()
 		return fmt.Errorf("-admin-listen: %w", err)
 	}
+	var metricsLn net.Listener
+	if metricsHandler != nil {
+		if metricsLn, err = net.Listen("tcp", o.metricsListen); err != nil {
+			dataLn.Close()
+			adminLn.Close()
+			return fmt.Errorf("-metrics-listen: %w", err)
+		}
+	}
 	servers := []*http.Server{newServer(gw.Router(), log, o.server), newServer(adminHandler, log, o.server)}
-	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(dataLn) }()
-	go func() { errc <- servers[1].Serve(adminLn) }()
+	listeners := []net.Listener{dataLn, adminLn}
+	if metricsLn != nil {
+		servers = append(servers, newServer(metricsHandler, log, o.server))
+		listeners = append(listeners, metricsLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
 
 	if generated {
 		fmt.Fprintf(stdout, "admin key (generated, shown once): %s\n", o.adminKey)
@@ -279,6 +335,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "gateway %q, store %s, limiter %s\n", o.gatewayID, redact(o.store), o.limiter)
 	fmt.Fprintf(stdout, "data plane listening on %s\n", dataLn.Addr())
 	fmt.Fprintf(stdout, "admin API listening on %s\n", adminLn.Addr())
+	if metricsLn != nil {
+		fmt.Fprintf(stdout, "metrics listening on %s\n", metricsLn.Addr())
+	}
 
 	select {
 	case <-ctx.Done():
