@@ -138,7 +138,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	call("ba", http.StatusOK, func(r *http.Request) { r.SetBasicAuth("alice", password) })
 	call("ba", http.StatusUnauthorized, func(r *http.Request) { r.SetBasicAuth("alice", wrongPassword) })
 	call("ba", http.StatusUnauthorized, func(r *http.Request) { r.SetBasicAuth("alice", wrongPassword) }) // the cached failure
-	call("ba", http.StatusUnauthorized, header("Authorization", "Basic "+wrongPassword))                // not base64
+	call("ba", http.StatusUnauthorized, header("Authorization", "Basic "+wrongPassword))                  // not base64
 	signed := func(secret string) func(*http.Request) {
 		return func(r *http.Request) {
 			sts := "alice-hmac\n" + r.Method + " " + r.URL.RequestURI() + "\ndate: " + r.Header.Get("Date") + "\n"
