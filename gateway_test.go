@@ -38,7 +38,7 @@ type fixture struct {
 func newFixture(t testing.TB, routes ...route.Route) *fixture {
 	t.Helper()
 	st := memory.New()
-	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithRoutes(routes...))
+	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithRoutes(routes...), gatehouse.WithLogger(discardLogger()))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return &fixture{t: t, st: st, gw: gw}
