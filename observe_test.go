@@ -312,8 +312,8 @@ func TestSpansEndWhenHandlerPanics(t *testing.T) {
 // nothing per request: an allowed key-auth request makes its one allocation
 // (the request copy carrying the identity) with an Observer as without.
 func TestObserverAllocatesNothing(t *testing.T) {
-	if testing.CoverMode() != "" {
-		t.Skip("coverage counters change allocations")
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("coverage counters and the race detector change allocations")
 	}
 	count := func(opts ...gatehouse.Option) (allowed, refused float64) {
 		f := observedFixture(t, opts, keyRoute("r", `{}`))
