@@ -140,7 +140,7 @@ type observation struct {
 	info      RequestInfo
 	reason    string
 	err       error // the backend's error, for a 502 or 504
-	authStart time.Time
+	authStart time.Duration // since monoEpoch
 	endAuth   func(error)
 	endUp     func(error)
 }
@@ -191,9 +191,14 @@ func (g *Gateway) finish(ctx context.Context, ob *observation) {
 	}
 }
 
+// monoEpoch is the origin of the monotonic readings that time
+// authentication: time.Since of a monotonic time reads one clock, where
+// time.Now reads two (wall and monotonic).
+var monoEpoch = time.Now()
+
 // beginAuth starts timing authentication and authorization.
 func (g *Gateway) beginAuth(r *http.Request, ob *observation) {
-	ob.authStart = time.Now()
+	ob.authStart = time.Since(monoEpoch)
 	if g.spans != nil {
 		_, ob.endAuth = g.spans(r.Context(), SpanAuth, SpanAttributes{Route: ob.info.Route})
 	}
@@ -203,7 +208,7 @@ func (g *Gateway) beginAuth(r *http.Request, ob *observation) {
 // recorded when known.
 func (g *Gateway) endAuth(ob *observation, id *consumer.Identity) {
 	ob.info.Authenticated = true
-	ob.info.AuthDuration = time.Since(ob.authStart)
+	ob.info.AuthDuration = time.Since(monoEpoch) - ob.authStart
 	ob.identify(id)
 	if end := ob.endAuth; end != nil {
 		ob.endAuth = nil
