@@ -139,7 +139,7 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 type observation struct {
 	info      RequestInfo
 	reason    string
-	err       error // the backend's error, for a 502 or 504
+	err       error         // the backend's error, for a 502 or 504
 	authStart time.Duration // since monoEpoch
 	endAuth   func(error)
 	endUp     func(error)
