@@ -330,10 +330,12 @@ func TestObserverAllocatesNothing(t *testing.T) {
 		refused = testing.AllocsPerRun(200, func() { h.ServeHTTP(w, bad) })
 		return allowed, refused
 	}
-	a0, r0 := count()
-	a1, r1 := count(gatehouse.WithObserver(nopObserver{}))
+	quiet := gatehouse.WithLogger(slog.New(slog.DiscardHandler)) // debug off: no refusal line
+	a0, r0 := count(quiet)
+	a1, r1 := count(quiet, gatehouse.WithObserver(nopObserver{}))
 	require.Equal(t, a0, a1, "allowed request")
 	require.Equal(t, r0, r1, "refused request")
+	require.Zero(t, r1, "a refusal allocates nothing, observed or not")
 }
 
 type nopObserver struct{}
