@@ -16,4 +16,8 @@
 //	mux.Handle("/orders/", gw.Protect("orders", ordersHandler))
 //
 // The handler then finds the caller with consumer.FromContext(r.Context()).
+//
+// WithObserver (metrics/prometheus) and WithSpans (tracing) report what the
+// gateway decides about each request; WithLogger's logger gets one debug line
+// per refused request. See docs/observability.md.
 package gatehouse
