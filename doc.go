@@ -20,4 +20,7 @@
 // Status and Ready report whether the view is loaded and whether the store
 // answers; HealthHandler and ReadyHandler serve them as liveness and readiness
 // probes (docs/deploy.md).
+// WithObserver (metrics/prometheus) and WithSpans (tracing) report what the
+// gateway decides about each request; WithLogger's logger gets one debug line
+// per refused request. See docs/observability.md.
 package gatehouse

@@ -68,6 +68,14 @@ type Gateway struct {
 	plans plugin.Cache
 	// maxBufferedBody caps the response bodies plans buffer (0: default).
 	maxBufferedBody int64
+	// obs and spans are WithObserver's and WithSpans'; tracked is set when
+	// either is, and sends requests through serveTracked.
+	obs     Observer
+	spans   SpanFunc
+	tracked bool
+	// resolver finds a request's client address (WithTrustedProxies), for
+	// the refusal log.
+	resolver *clientip.Resolver
 
 	// The store as the view's upkeep sees it (Status): times in
 	// nanoseconds on the monotonic clock since epoch, 0 when unset.
@@ -147,7 +155,14 @@ func New(ctx context.Context, s store.Store, opts ...Option) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gatehouse: trusted proxies: %w", err)
 	}
-	limits := limitplugin.New(g.limiter, limitplugin.WithResolver(resolver), limitplugin.WithLogger(g.log))
+	g.resolver = resolver
+	g.obs, g.spans = cfg.observer, cfg.spans
+	g.tracked = g.obs != nil || g.spans != nil
+	limitOpts := []limitplugin.Option{limitplugin.WithResolver(resolver), limitplugin.WithLogger(g.log)}
+	if g.obs != nil {
+		limitOpts = append(limitOpts, limitplugin.WithErrorObserver(g.obs.ObserveLimiterError))
+	}
+	limits := limitplugin.New(g.limiter, limitOpts...)
 	reg := plugin.NewRegistry()
 	given := map[string]bool{}
 	for _, d := range cfg.plugins {

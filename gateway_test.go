@@ -38,7 +38,13 @@ type fixture struct {
 func newFixture(t testing.TB, routes ...route.Route) *fixture {
 	t.Helper()
 	st := memory.New()
-	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithRoutes(routes...))
+	opts := []gatehouse.Option{gatehouse.WithRoutes(routes...)}
+	if _, bench := t.(*testing.B); !bench {
+		// Tests log at debug level (internal/logcheck); benchmarks keep the
+		// default logger, so that they do not measure the refusal log line.
+		opts = append(opts, gatehouse.WithLogger(discardLogger()))
+	}
+	gw, err := gatehouse.New(context.Background(), st, opts...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return &fixture{t: t, st: st, gw: gw}

@@ -36,6 +36,8 @@ type config struct {
 	bcrypt          *basicauth.Limiter
 	bcache          *basicauth.Cache
 	replay          hmacauth.ReplayStore
+	observer        Observer
+	spans           SpanFunc
 }
 
 // WithKeyRing sets the key ring that encrypts credential secrets at rest

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential/apikey"
 	"github.com/gatehousehq/gatehouse/ratelimit"
 )
@@ -35,7 +36,7 @@ var quotaCountsPool = sync.Pool{New: func() any { return new(quotaCounts) }}
 // them or none. When one is spent it answers 429 with Retry-After (seconds to
 // the end of the spent window) and returns false; when the limiter fails it
 // answers 500 (quotas fail closed) and returns false.
-func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHolder) bool {
+func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, cr *compiledRoute, id *consumer.Identity, q quotaHolder, ob *observation) bool {
 	now := g.now()
 	key, ws := q.Quotas(now)
 	if len(ws) == 0 {
@@ -48,13 +49,18 @@ func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHo
 		used = make([]int64, len(ws))
 	}
 	used = used[:len(ws)]
-	ok, err := g.quotas.Consume(r.Context(), key, ws, 1, used)
+	ctx := r.Context()
+	ok, err := g.quotas.Consume(ctx, key, ws, 1, used)
 	if err != nil {
-		g.quotaOutage.Failed(r.Context(), g.log, "gatehouse: API-key quotas: limiter failing; requests refused until it recovers", "err", err)
+		g.quotaOutage.Failed(ctx, g.log, "gatehouse: API-key quotas: limiter failing; requests refused until it recovers", "err", err)
+		if g.obs != nil && ctx.Err() == nil {
+			g.obs.ObserveLimiterError(ctx, cr.route.ID, err)
+		}
 		writeMessage(w, http.StatusInternalServerError, MsgQuotaUnavailable)
+		g.refused(r, ob, cr.route.ID, id, http.StatusInternalServerError, MsgQuotaUnavailable)
 		return false
 	}
-	g.quotaOutage.Succeeded(r.Context(), g.log, "gatehouse: API-key quotas: limiter recovered")
+	g.quotaOutage.Succeeded(ctx, g.log, "gatehouse: API-key quotas: limiter recovered")
 	if ok {
 		return true
 	}
@@ -67,5 +73,6 @@ func (g *Gateway) chargeQuotas(w http.ResponseWriter, r *http.Request, q quotaHo
 	secs := int64((retry + time.Second - 1) / time.Second)
 	w.Header()["Retry-After"] = []string{strconv.FormatInt(max(secs, 1), 10)}
 	writeMessage(w, http.StatusTooManyRequests, apikey.MsgQuota)
+	g.refused(r, ob, cr.route.ID, id, http.StatusTooManyRequests, apikey.MsgQuota)
 	return false
 }

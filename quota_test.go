@@ -43,7 +43,7 @@ func (f *flakyQuotas) Consume(ctx context.Context, key string, ws []ratelimit.Qu
 
 // quotaGateway serves route "r" (apikey-auth) with one API key "k" whose
 // settings are extra, at a clock the test sets.
-func quotaGateway(t *testing.T, extra string, lim ratelimit.Limiter, log *slog.Logger, now func() time.Time) http.Handler {
+func quotaGateway(t *testing.T, extra string, lim ratelimit.Limiter, log *slog.Logger, now func() time.Time, opts ...gatehouse.Option) http.Handler {
 	t.Helper()
 	ctx := context.Background()
 	ring, _ := keyring.Generate()
@@ -60,9 +60,9 @@ func quotaGateway(t *testing.T, extra string, lim ratelimit.Limiter, log *slog.L
 			Plugins: map[string]json.RawMessage{apikey.Name: sealed.Stored}}, nil
 	})
 	require.NoError(t, err)
-	gw, err := gatehouse.New(ctx, st, gatehouse.WithPlugins(def), gatehouse.WithLimiter(lim),
+	gw, err := gatehouse.New(ctx, st, append([]gatehouse.Option{gatehouse.WithPlugins(def), gatehouse.WithLimiter(lim),
 		gatehouse.WithLogger(log), gatehouse.WithClock(now),
-		gatehouse.WithRoutes(route.Route{ID: "r", Plugins: map[string]json.RawMessage{apikey.Name: json.RawMessage(`{}`)}}))
+		gatehouse.WithRoutes(route.Route{ID: "r", Plugins: map[string]json.RawMessage{apikey.Name: json.RawMessage(`{}`)}})}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gw.Close() })
 	return gw.Protect("r", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))

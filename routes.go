@@ -229,10 +229,12 @@ func (g *Gateway) newProxy(r *route.Route) (*httputil.ReverseProxy, error) {
 		ErrorHandler: func(w http.ResponseWriter, req *http.Request, err error) {
 			if upstreamTimedOut(req, err) {
 				g.log.Warn("gatehouse: backend timed out", "route", id, "err", err)
+				upstreamFailed(w, http.StatusGatewayTimeout, MsgUpstreamTimeout, err)
 				writeMessage(w, http.StatusGatewayTimeout, MsgUpstreamTimeout)
 				return
 			}
 			g.log.Warn("gatehouse: backend unavailable", "route", id, "err", err)
+			upstreamFailed(w, http.StatusBadGateway, MsgUpstreamUnavailable, err)
 			writeMessage(w, http.StatusBadGateway, MsgUpstreamUnavailable)
 		},
 	}, nil

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httputil"
 	"strconv"
 	"sync"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
+	"github.com/gatehousehq/gatehouse/plugin"
 )
 
 // Messages the data plane answers with, beside each scheme's own.
@@ -30,12 +32,17 @@ const (
 // answers 404.
 func (g *Gateway) Protect(routeID string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cr, ok := g.routes.Load().byID[routeID]
-		if !ok {
-			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
+		cr := g.routes.Load().byID[routeID]
+		if g.tracked {
+			g.serveTracked(w, r, routeID, cr, next)
 			return
 		}
-		g.serve(w, r, cr, next)
+		if cr == nil {
+			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
+			g.refused(r, nil, routeID, nil, http.StatusNotFound, MsgRouteNotFound)
+			return
+		}
+		g.serve(w, r, cr, next, nil)
 	})
 }
 
@@ -52,25 +59,36 @@ func (g *Gateway) Middleware(routeID string) func(http.Handler) http.Handler {
 func (g *Gateway) Router() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cr, prefix, ok := g.routes.Load().table.Match(r.Method, r.URL.Path)
-		if !ok {
-			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
-			return
-		}
-		if cr.route.Frontend.StripPath {
+		if ok && cr.route.Frontend.StripPath {
 			r = r.WithContext(context.WithValue(r.Context(), stripKey{}, prefix))
 		}
-		g.serve(w, r, cr, cr.proxy)
+		if g.tracked {
+			if !ok {
+				g.serveTracked(w, r, "", nil, nil)
+				return
+			}
+			g.serveTracked(w, r, cr.route.ID, cr, cr.proxy)
+			return
+		}
+		if !ok {
+			writeMessage(w, http.StatusNotFound, MsgRouteNotFound)
+			g.refused(r, nil, "", nil, http.StatusNotFound, MsgRouteNotFound)
+			return
+		}
+		g.serve(w, r, cr, cr.proxy, nil)
 	})
 }
 
 // serve is the request path: strip forged identity headers, authenticate,
-// authorize, then hand over to next.
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRoute, next http.Handler) {
+// authorize, then hand over to next. ob is nil unless an Observer or spans
+// are configured (serveTracked).
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRoute, next http.Handler, ob *observation) {
 	// The plans' generation, read before the identity and groups a plan is
 	// built from: a plan built from a consumer that changed since is not kept.
 	gen := g.plans.Generation()
 	if cr.err != nil {
 		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)
+		g.refused(r, ob, cr.route.ID, nil, http.StatusInternalServerError, MsgRouteMisconfig)
 		return
 	}
 	h := r.Header
@@ -78,31 +96,49 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 		for _, name := range identityHeaders {
 			delete(h, name)
 		}
-		for _, a := range cr.authorizers {
-			if refusal := a.Authorize(r, nil); refusal != nil {
-				writeAuthError(w, refusal)
-				return
+		if len(cr.authorizers) > 0 {
+			if ob != nil {
+				g.beginAuth(r, ob)
+			}
+			for _, a := range cr.authorizers {
+				if refusal := a.Authorize(r, nil); refusal != nil {
+					g.denyAuth(w, r, cr, ob, nil, refusal)
+					return
+				}
+			}
+			if ob != nil {
+				g.endAuth(ob, nil)
 			}
 		}
-		g.handle(w, r, gen, cr, nil, next)
+		if ob != nil {
+			r = g.beginUpstream(r, ob)
+		}
+		g.handle(w, r, gen, cr, nil, next, ob)
 		return
+	}
+	if ob != nil {
+		g.beginAuth(r, ob)
 	}
 	m, fail := g.authenticate(r, cr)
 	if fail != nil {
-		writeAuthError(w, fail)
+		g.denyAuth(w, r, cr, ob, nil, fail)
 		return
 	}
 	if !m.Identity.Anonymous && !cr.authorized(m) {
-		writeMessage(w, http.StatusForbidden, MsgNotAuthorized)
+		g.denyAuth(w, r, cr, ob, &m.Identity, errNotAuthorized)
 		return
 	}
 	for _, a := range cr.authorizers {
 		if refusal := a.Authorize(r, &m.Identity); refusal != nil {
-			writeAuthError(w, refusal)
+			g.denyAuth(w, r, cr, ob, &m.Identity, refusal)
 			return
 		}
 	}
-	if q, ok := m.Secret.(quotaHolder); ok && g.quotas != nil && q.HasQuotas() && !g.chargeQuotas(w, r, q) {
+	if ob != nil {
+		g.endAuth(ob, &m.Identity)
+		r = g.beginUpstream(r, ob)
+	}
+	if q, ok := m.Secret.(quotaHolder); ok && g.quotas != nil && q.HasQuotas() && !g.chargeQuotas(w, r, cr, &m.Identity, q, ob) {
 		return
 	}
 	// Client-sent identity headers are overwritten or removed: never trusted.
@@ -113,24 +149,70 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, cr *compiledRout
 			delete(h, f.Name)
 		}
 	}
-	g.handle(w, withIdentity(r, &m.Identity), gen, cr, &m.Identity, next)
+	g.handle(w, withIdentity(r, &m.Identity), gen, cr, &m.Identity, next, ob)
+}
+
+// denyAuth answers a request refused by authentication or authorization
+// with e, and records it.
+func (g *Gateway) denyAuth(w http.ResponseWriter, r *http.Request, cr *compiledRoute, ob *observation, id *consumer.Identity, e *credential.AuthError) {
+	status := e.Status
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
+	if ob != nil {
+		ob.info.Status, ob.reason = status, e.Message
+		g.endAuth(ob, id)
+	}
+	writeAuthError(w, e)
+	g.refused(r, ob, cr.route.ID, id, status, e.Message)
 }
 
 // handle serves the request through the plugin plan of its route and caller
 // (pre_request plugins, next, the response stages), or straight to next when
 // there is no plugin to run.
-func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, gen uint64, cr *compiledRoute, id *consumer.Identity, next http.Handler) {
+func (g *Gateway) handle(w http.ResponseWriter, r *http.Request, gen uint64, cr *compiledRoute, id *consumer.Identity, next http.Handler, ob *observation) {
 	p, err := g.plan(gen, cr, id)
 	if err != nil {
 		g.log.ErrorContext(r.Context(), "gatehouse: plugin plan cannot be built", "route", cr.route.ID, "err", err)
 		writeMessage(w, http.StatusInternalServerError, MsgRouteMisconfig)
+		g.refused(r, ob, cr.route.ID, id, http.StatusInternalServerError, MsgRouteMisconfig)
+		return
+	}
+	if ob != nil {
+		g.handleTracked(w, r, p, cr, id, next, ob)
 		return
 	}
 	if p.Empty() {
 		next.ServeHTTP(w, r)
 		return
 	}
-	p.Serve(w, r, next, cr.route.ID, id)
+	if out := p.ServeOutcome(w, r, next, cr.route.ID, id); out.Plugin != "" {
+		g.refused(r, nil, cr.route.ID, id, out.Status, out.Plugin)
+	}
+}
+
+// handleTracked is handle's end for an observed request: the plan's outcome
+// and, on Router, the backend's failure (502, 504) are recorded.
+func (g *Gateway) handleTracked(w http.ResponseWriter, r *http.Request, p *plugin.Plan, cr *compiledRoute, id *consumer.Identity, next http.Handler, ob *observation) {
+	var u *upstreamCall
+	if rp, ok := next.(*httputil.ReverseProxy); ok && rp == cr.proxy {
+		u = upstreamCalls.Get().(*upstreamCall)
+		u.proxy = rp
+		next = u
+	}
+	out := p.ServeOutcome(w, r, next, cr.route.ID, id)
+	switch {
+	case out.Plugin != "":
+		g.refused(r, ob, cr.route.ID, id, out.Status, out.Plugin)
+	case out.Status != 0:
+		ob.info.Status, ob.reason = out.Status, "plugin failure"
+	case u != nil && u.status != 0:
+		ob.info.Status, ob.reason, ob.err = u.status, u.reason, u.err
+	}
+	if u != nil {
+		*u = upstreamCall{}
+		upstreamCalls.Put(u)
+	}
 }
 
 // identified is a request copy and the context that carries its identity,
@@ -154,6 +236,7 @@ var (
 	errAuthFailed      = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgAuthFailed}
 	errInvalidUser     = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgInvalidUser}
 	errConsumerChanged = &credential.AuthError{Status: http.StatusUnauthorized, Message: MsgConsumerChanged}
+	errNotAuthorized   = &credential.AuthError{Status: http.StatusForbidden, Message: MsgNotAuthorized}
 )
 
 // authenticate runs the route's authentication plugins under its auth mode.

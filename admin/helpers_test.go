@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/plugin"
 	"github.com/gatehousehq/gatehouse/store/memory"
 )
@@ -34,7 +35,7 @@ func newEnv(t *testing.T, opts ...admin.Option) *env {
 	t.Helper()
 	st := memory.New()
 	logs := &bytes.Buffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := testlog.New(logs)
 	opts = append([]admin.Option{admin.WithKey(testKey), admin.WithLogger(logger)}, opts...)
 	return &env{t: t, store: st, h: admin.New(st, plugin.NewRegistry(keyauth.Definition{}), opts...), logs: logs}
 }
@@ -140,5 +141,5 @@ func requireFields(t *testing.T, r response, want ...string) {
 
 // slogTo returns a debug-level logger writing text to w.
 func slogTo(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return testlog.New(w)
 }

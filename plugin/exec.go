@@ -24,9 +24,27 @@ import (
 // PostResponse plugin is logged only. A panic in next is not recovered.
 // An empty (or nil) plan calls next directly, at no cost.
 func (p *Plan) Serve(w http.ResponseWriter, r *http.Request, next http.Handler, routeID string, id *consumer.Identity) {
+	p.ServeOutcome(w, r, next, routeID, id)
+}
+
+// Outcome says whether a plan answered a request itself instead of its
+// handler (ServeOutcome).
+type Outcome struct {
+	// Status is the status the plan answered with instead of next's
+	// response: a PreRequest plugin's Stop, the 500 of a plugin panic, the
+	// 502 of a body over the buffered-body cap. 0 when next's response went
+	// out (PreResponse plugins may have changed it).
+	Status int
+	// Plugin names the plugin whose Stop answered the request; "" otherwise.
+	Plugin string
+}
+
+// ServeOutcome is Serve, and reports how the plan answered the request. The
+// gateway reads it for its metrics and refusal logs.
+func (p *Plan) ServeOutcome(w http.ResponseWriter, r *http.Request, next http.Handler, routeID string, id *consumer.Identity) Outcome {
 	if p == nil || len(p.list) == 0 {
 		next.ServeHTTP(w, r)
-		return
+		return Outcome{}
 	}
 	x := exchanges.Get().(*exchange)
 	x.plan, x.route = p, routeID
@@ -38,14 +56,16 @@ func (p *Plan) Serve(w http.ResponseWriter, r *http.Request, next http.Handler, 
 	if !failed && !c.stopped && !p.wrap && len(c.ops) == 0 {
 		next.ServeHTTP(w, r)
 		x.release()
-		return
+		return Outcome{}
 	}
+	var out Outcome
 	rw := &x.rw
 	rw.init(x, w)
 	switch {
 	case failed:
 		rw.fail()
 	case c.stopped:
+		out = Outcome{Status: c.stop.status, Plugin: x.stoppedBy}
 		rw.skipPost = true
 		if c.stop.contentType != "" {
 			w.Header().Set("Content-Type", c.stop.contentType)
@@ -56,21 +76,27 @@ func (p *Plan) Serve(w http.ResponseWriter, r *http.Request, next http.Handler, 
 		next.ServeHTTP(rw, r)
 	}
 	rw.finish()
+	if rw.failed {
+		out = Outcome{Status: rw.status}
+	}
 	if len(p.after) > 0 {
 		x.run(p.after, PostResponse)
 	}
 	x.release()
+	return out
 }
 
 // exchange is the per-request state of a plan's run, pooled.
 type exchange struct {
 	plan  *Plan
 	route string
-	call  Call
-	subs  []Call
-	res   Response
-	rw    respWriter
-	wg    sync.WaitGroup
+	// stoppedBy names the PreRequest plugin that stopped the request.
+	stoppedBy string
+	call      Call
+	subs      []Call
+	res       Response
+	rw        respWriter
+	wg        sync.WaitGroup
 }
 
 var exchanges = sync.Pool{New: func() any {
@@ -92,7 +118,7 @@ func (x *exchange) release() {
 		buf = nil
 	}
 	x.rw = respWriter{buf: buf[:0]}
-	x.plan, x.route = nil, ""
+	x.plan, x.route, x.stoppedBy = nil, "", ""
 	exchanges.Put(x)
 }
 
@@ -115,6 +141,9 @@ func (x *exchange) run(steps []step, stage Stage) (failed bool) {
 			return true
 		}
 		if c.stopped {
+			if len(st.members) == 1 {
+				x.stoppedBy = st.members[0].name
+			}
 			return false
 		}
 	}
@@ -152,6 +181,7 @@ func (x *exchange) runGroup(st *step, stage Stage) (failed bool) {
 		c.ops = append(c.ops, s.ops...)
 		if s.stopped {
 			c.stopped, c.stop = true, s.stop
+			x.stoppedBy = st.members[i].name
 			return false
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential/jwtauth"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -109,7 +110,7 @@ func claims(key string, extra ...any) jwt.MapClaims {
 	return c
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return testlog.New(io.Discard) }
 
 // fixture is a gateway with the jwt-auth definition under test, its admin
 // handler, and routes declared in code.

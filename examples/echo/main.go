@@ -8,17 +8,19 @@ package main
 import (
 	"encoding/json"
 	"flag"
-	"log"
+	"log/slog"
 	"net/http"
+	"os"
 	"time"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:9000", "address to listen on")
 	flag.Parse()
-	log.Printf("echo upstream listening on %s", *listen)
+	slog.Info("echo upstream listening", "addr", *listen)
 	srv := &http.Server{Addr: *listen, Handler: http.HandlerFunc(echo), ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(srv.ListenAndServe())
+	slog.Error("echo upstream stopped", "err", srv.ListenAndServe())
+	os.Exit(1)
 }
 
 // reply is what echo answers.

@@ -28,11 +28,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
+	ghprom "github.com/gatehousehq/gatehouse/metrics/prometheus"
 )
 
 func main() {
@@ -52,6 +57,9 @@ type options struct {
 	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
 	// configPrune makes -config delete what the file no longer names.
 	configPrune bool
+	// metricsListen is where /metrics is served ("" : nowhere); logLevel
+	// the level of the log on stderr.
+	metricsListen, logLevel string
 	// server holds the timeouts and limits of both servers.
 	server serverLimits
 	// shutdownTimeout bounds the graceful shutdown; then the remaining
@@ -94,6 +102,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.BoolVar(&o.configPrune, "config-prune", prune == "true" || prune == "1",
 		"with -config: delete the consumers, credentials, routes, groups and consumer groups the file does not name (env GATEHOUSE_CONFIG_PRUNE=true)")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
+	str(&o.metricsListen, "metrics-listen", "GATEHOUSE_METRICS_LISTEN", "", "address serving Prometheus metrics at /metrics (requests by route, consumer group and outcome; auth latency; limiter errors), apart from the admin API; none when empty")
+	str(&o.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "log level: debug (adds one line per refused request, and each scheme's reason), info, warn or error")
 	str(&o.secretKeys, "secret-keys", "GATEHOUSE_SECRET_KEYS", "", "keys that encrypt credential secrets at rest: id:base64key[,id:base64key...], the first seals; when empty: a key file beside a SQLite database (created once, mode 0600), random per process with -store memory, required with PostgreSQL")
 
 	// Numbers: an environment value that does not parse is reported unless
@@ -145,6 +155,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if _, err := parseLevel(o.logLevel); err != nil {
+		return o, err
+	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var firstErr error
@@ -180,6 +193,21 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 		return o, firstErr
 	}
 	return o, nil
+}
+
+// parseLevel reads -log-level.
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("-log-level %q: want debug, info, warn or error", s)
 }
 
 // defaultMaxHeaderBytes is the default -max-header-bytes: 64 KiB.
@@ -235,9 +263,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // there and on the data plane 503. The listening lines are printed once the
 // gateway is ready. getenv resolves the -config file's ${NAME}s.
 func serve(ctx context.Context, o options, getenv func(string) string, stdout, stderr io.Writer) (err error) {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	level, _ := parseLevel(o.logLevel) // checked by parseFlags
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	gwOpts := []gatehouse.Option{gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID),
 		gatehouse.WithStoreCheckInterval(o.storeCheckInterval)}
+	var metricsHandler http.Handler
+	if o.metricsListen != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m, err := ghprom.New(reg, ghprom.WithConstLabels(prometheus.Labels{"gateway": o.gatewayID}))
+		if err != nil {
+			return err
+		}
+		gwOpts = append(gwOpts, gatehouse.WithObserver(m))
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelError)}))
+		metricsHandler = mux
+	}
 	if o.trustedProxies != "" {
 		var proxies []string
 		for _, p := range strings.Split(o.trustedProxies, ",") {
@@ -272,10 +314,24 @@ func serve(ctx context.Context, o options, getenv func(string) string, stdout, s
 	var loaded atomic.Pointer[gatehouse.Gateway]
 	dataHandler, adminHandler := &swapHandler{starting: startingData}, &swapHandler{starting: startingAdmin}
 	ready := func() error { return loaded.Load().Ready(o.readyMaxStoreOutage) }
+	var metricsLn net.Listener
+	if metricsHandler != nil {
+		if metricsLn, err = net.Listen("tcp", o.metricsListen); err != nil {
+			dataLn.Close()
+			adminLn.Close()
+			return fmt.Errorf("-metrics-listen: %w", err)
+		}
+	}
 	servers := []*http.Server{newServer(dataHandler, log, o.server), newServer(withProbes(adminHandler, ready), log, o.server)}
-	errc := make(chan error, 2)
-	go func() { errc <- servers[0].Serve(dataLn) }()
-	go func() { errc <- servers[1].Serve(adminLn) }()
+	listeners := []net.Listener{dataLn, adminLn}
+	if metricsLn != nil {
+		servers = append(servers, newServer(metricsHandler, log, o.server))
+		listeners = append(listeners, metricsLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
 	defer func() {
 		if err != nil { // a failed start: nothing was served but probes and 503s
 			for _, s := range servers {
@@ -334,6 +390,9 @@ func serve(ctx context.Context, o options, getenv func(string) string, stdout, s
 	fmt.Fprintf(stdout, "gateway %q, store %s, limiter %s\n", o.gatewayID, redact(o.store), o.limiter)
 	fmt.Fprintf(stdout, "data plane listening on %s\n", dataLn.Addr())
 	fmt.Fprintf(stdout, "admin API listening on %s\n", adminLn.Addr())
+	if metricsLn != nil {
+		fmt.Fprintf(stdout, "metrics listening on %s\n", metricsLn.Addr())
+	}
 
 	select {
 	case <-ctx.Done():

@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -38,7 +38,8 @@ func main() {
 	}
 	srv, err := newServer(ctx, addr, adminKey)
 	if err != nil {
-		log.Fatal(err)
+		slog.Error("stdlib example: start", "err", err)
+		os.Exit(1)
 	}
 	fmt.Printf("listening on http://%s\n\n", addr)
 	fmt.Printf("curl -X POST http://%s/admin/api/consumers -H 'X-API-KEY: %s' -H 'Content-Type: application/json' -d '{\"username\":\"alice\"}'\n", addr, adminKey)
@@ -52,7 +53,8 @@ func main() {
 		_ = srv.Shutdown(shutdown)
 	}()
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Fatal(err)
+		slog.Error("stdlib example: serve", "err", err)
+		os.Exit(1)
 	}
 }
 

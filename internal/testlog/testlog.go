@@ -1,13 +1,67 @@
 // Package testlog holds what the project's tests write logs and program output
-// into: a buffer both sides use at once, and a handler that records levels.
+// into: a buffer both sides use at once, a debug-level logger, and a handler
+// that records levels. With GATEHOUSE_TEST_LOG_FILE set, everything written
+// through New and Buffer is also appended to that file, for internal/logcheck.
 package testlog
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 )
+
+// EnvFile names the environment variable that names a file every logger
+// made by New, and every Buffer, also appends what it is given to: the whole
+// suite's logs in one place, which internal/logcheck searches for the
+// secrets the tests use (.ci/run sets it).
+const EnvFile = "GATEHOUSE_TEST_LOG_FILE"
+
+var (
+	fileOnce sync.Once
+	file     io.Writer // nil when EnvFile is unset
+	fileMu   sync.Mutex
+)
+
+// suiteFile returns the file named by EnvFile, opened once per test binary
+// for appending (several test binaries append to it at once: each write is
+// one O_APPEND write), or nil.
+func suiteFile() io.Writer {
+	fileOnce.Do(func() {
+		name := os.Getenv(EnvFile)
+		if name == "" {
+			return
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			panic("testlog: " + EnvFile + ": " + err.Error())
+		}
+		file = f
+	})
+	return file
+}
+
+// teeWriter writes to w and to the suite's file.
+type teeWriter struct{ w io.Writer }
+
+func (t teeWriter) Write(p []byte) (int, error) {
+	if f := suiteFile(); f != nil {
+		fileMu.Lock()
+		_, _ = f.Write(p)
+		fileMu.Unlock()
+	}
+	return t.w.Write(p)
+}
+
+// New returns a logger that writes text records at debug level and above to
+// w (io.Discard to keep none), and to the suite's file when EnvFile is set.
+// Debug level, so that the tests run the code that logs refusal reasons, and
+// the suite's file shows whether any of it writes a secret.
+func New(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(teeWriter{w}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
 
 // Buffer is an io.Writer safe for concurrent use: goroutines of the code
 // under test write to it while the test reads it with String. The zero value
@@ -17,10 +71,15 @@ type Buffer struct {
 	b  strings.Builder
 }
 
-// Write appends p.
+// Write appends p (and appends it to the suite's file when EnvFile is set).
 func (s *Buffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if f := suiteFile(); f != nil {
+		fileMu.Lock()
+		_, _ = f.Write(p)
+		fileMu.Unlock()
+	}
 	return s.b.Write(p)
 }
 

@@ -157,13 +157,13 @@ func (p *Limiter) Check(ctx context.Context, c Caller) Outcome {
 	for i := range p.n {
 		keys[i] = p.key(i, &c)
 	}
-	return p.check(ctx, &keys, nil)
+	return p.check(ctx, c.Route, &keys, nil)
 }
 
 // check is Check with the keys of the limits formed, and, when prepared is
 // not nil, what the limiter's PrepareKey made of them (nil where it made
-// nothing).
-func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string, prepared *[maxLimits]any) Outcome {
+// nothing), for a request of route (for WithErrorObserver).
+func (p *Limiter) check(ctx context.Context, route string, keys *[maxLimits]string, prepared *[maxLimits]any) Outcome {
 	o := Outcome{p: p, refused: -1}
 	var err error
 	allowed := false
@@ -186,7 +186,7 @@ func (p *Limiter) check(ctx context.Context, keys *[maxLimits]string, prepared *
 		scratchPool.Put(sc)
 	}
 	if err != nil {
-		p.set.failed(ctx, p.name, err)
+		p.set.failed(ctx, p.name, route, err)
 		o.err = err
 		if p.degrade {
 			o.degraded = true

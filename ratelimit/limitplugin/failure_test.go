@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -78,4 +79,33 @@ func TestVerdictString(t *testing.T) {
 
 func TestNewNeedsALimiter(t *testing.T) {
 	require.Panics(t, func() { limitplugin.New(nil) })
+}
+
+// TestErrorObserver checks that every failed limiter call is reported with
+// its route (the log reports an outage once), and that calls of requests
+// whose client went away are not.
+func TestErrorObserver(t *testing.T) {
+	var mu sync.Mutex
+	var routes []string
+	e := newEnv(t, limitplugin.WithErrorObserver(func(_ context.Context, route string, err error) {
+		require.ErrorIs(t, err, errDown)
+		mu.Lock()
+		routes = append(routes, route)
+		mu.Unlock()
+	}))
+	open := e.limitCount(t, `{"count":1,"time_window":60,"allow_degradation":true}`)
+	arl := e.advanced(t, premium)
+	serve(open, caller("alice", "premium", "198.51.100.1"))
+	require.Empty(t, routes, "no failure, nothing reported")
+
+	e.limiter.failing.Store(true)
+	c := caller("alice", "premium", "198.51.100.1")
+	serve(open, c)
+	serve(arl, c)
+	c.Route = "billing"
+	serve(open, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	open.Check(ctx, c)
+	require.Equal(t, []string{"orders", "orders", "billing"}, routes)
 }

@@ -40,6 +40,7 @@ type config struct {
 	resolver *clientip.Resolver
 	logger   *slog.Logger
 	keyCache int
+	onError  func(ctx context.Context, route string, err error)
 }
 
 // WithResolver sets how the client address of a request is found when
@@ -53,6 +54,16 @@ func WithResolver(r *clientip.Resolver) Option {
 // slog.Default()).
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
+}
+
+// WithErrorObserver sets a function called with every failed limiter call
+// (the back-end is down or does not answer in time) and the route of the
+// request it was for (Caller.Route), for metrics: unlike the log, which
+// reports an outage once, it is called for each failure. Failures of calls
+// whose context ended (the client went away) are not reported. f runs on
+// the request path: keep it cheap.
+func WithErrorObserver(f func(ctx context.Context, route string, err error)) Option {
+	return func(c *config) { c.onError = f }
 }
 
 // WithKeyCache sets how many limiter keys are kept ready-made, across every
@@ -75,6 +86,7 @@ type Plugins struct {
 	log      *slog.Logger
 	keys     *keyCache
 	outage   ratelimit.OutageLog
+	onError  func(ctx context.Context, route string, err error)
 	nextID   atomic.Uint64
 	lc, arl  *Definition
 }
@@ -93,7 +105,7 @@ func New(l ratelimit.Limiter, opts ...Option) *Plugins {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	s := &Plugins{limiter: l, resolver: c.resolver, log: c.logger, keys: newKeyCache(c.keyCache)}
+	s := &Plugins{limiter: l, resolver: c.resolver, log: c.logger, keys: newKeyCache(c.keyCache), onError: c.onError}
 	s.lc = &Definition{set: s, kind: kindLimitCount}
 	s.arl = &Definition{set: s, kind: kindAdvanced}
 	return s
@@ -120,10 +132,13 @@ func (s *Plugins) prepare(key string) any {
 	return nil
 }
 
-// failed records a failed limiter call; the first failure of an outage is
-// logged. A call that failed because the request's context ended (the client
+// failed records a failed limiter call for a request of route; the first
+// failure of an outage is logged, every one is observed (WithErrorObserver). A call that failed because the request's context ended (the client
 // went away) is not an outage.
-func (s *Plugins) failed(ctx context.Context, name string, err error) {
+func (s *Plugins) failed(ctx context.Context, name, route string, err error) {
+	if s.onError != nil && ctx.Err() == nil {
+		s.onError(ctx, route, err)
+	}
 	s.outage.Failed(ctx, s.log, "rate limiter unavailable: requests are let through where allow_degradation is true, refused with 500 elsewhere; logged once until it recovers",
 		"plugin", name, "err", err)
 }

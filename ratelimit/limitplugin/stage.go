@@ -166,7 +166,7 @@ func (b *Bound) PreRequest(c *plugin.Call) {
 			}
 		}
 	}
-	o := p.check(r.Context(), &keys, &prepared)
+	o := p.check(r.Context(), c.RouteID(), &keys, &prepared)
 	o.record(c)
 	if o.Verdict() != Allowed {
 		c.Stop(o.Response())
