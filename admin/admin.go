@@ -46,6 +46,7 @@ const DefaultMaxBody int64 = 1 << 20
 //	GET                     /api/v1/gateways/{gateway_id}/consumer-groups/{group_id}/usage
 //
 // and, with WithConsole, the admin console (a web page) at /ui/.
+//
 //	GET                     /api/export (the whole configuration as a config file, secrets left out)
 //
 // API keys (Otoroshi) are credentials of the apikey-auth scheme, which must

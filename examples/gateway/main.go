@@ -36,8 +36,8 @@ import (
 	"github.com/gatehousehq/gatehouse/admin"
 	"github.com/gatehousehq/gatehouse/clientip"
 	"github.com/gatehousehq/gatehouse/keyring"
-	"github.com/gatehousehq/gatehouse/store"
 	ghprom "github.com/gatehousehq/gatehouse/metrics/prometheus"
+	"github.com/gatehousehq/gatehouse/store"
 )
 
 func main() {
