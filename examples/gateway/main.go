@@ -55,8 +55,9 @@ func main() {
 // options are the gateway's settings, from flags or their environment variables.
 type options struct {
 	listen, adminListen, adminKey, gatewayID, store, limiter, config, secretKeys, trustedProxies string
-	// configPrune makes -config delete what the file no longer names.
-	configPrune bool
+	// configPrune makes -config delete what the file no longer names;
+	// console serves the admin console at /ui/ on the admin listener.
+	configPrune, console bool
 	// metricsListen is where /metrics is served ("" : nowhere); logLevel
 	// the level of the log on stderr.
 	metricsListen, logLevel string
@@ -101,6 +102,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	prune := getenv("GATEHOUSE_CONFIG_PRUNE")
 	fs.BoolVar(&o.configPrune, "config-prune", prune == "true" || prune == "1",
 		"with -config: delete the consumers, credentials, routes, groups and consumer groups the file does not name (env GATEHOUSE_CONFIG_PRUNE=true)")
+	consoleEnv := getenv("GATEHOUSE_ADMIN_CONSOLE")
+	fs.BoolVar(&o.console, "admin-console", consoleEnv == "true" || consoleEnv == "1",
+		"serve the admin console, a web page for the admin API, at /ui/ on the admin listener (docs/console.md); off by default (env GATEHOUSE_ADMIN_CONSOLE=true)")
 	str(&o.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "proxies whose X-Forwarded-For is believed for client addresses (per-IP limits): CIDRs or addresses, comma-separated; none when empty")
 	str(&o.metricsListen, "metrics-listen", "GATEHOUSE_METRICS_LISTEN", "", "address serving Prometheus metrics at /metrics (requests by route, consumer group and outcome; auth latency; limiter errors), apart from the admin API; none when empty")
 	str(&o.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "log level: debug (adds one line per refused request, and each scheme's reason), info, warn or error")
@@ -367,7 +371,11 @@ func serve(ctx context.Context, o options, getenv func(string) string, stdout, s
 		_, _ = rand.Read(b[:])
 		o.adminKey = base64.RawURLEncoding.EncodeToString(b[:])
 	}
-	adminAPI := gw.AdminHandler(admin.WithKey(o.adminKey))
+	adminOpts := []admin.Option{admin.WithKey(o.adminKey)}
+	if o.console {
+		adminOpts = append(adminOpts, admin.WithConsole())
+	}
+	adminAPI := gw.AdminHandler(adminOpts...)
 	if o.config != "" {
 		if err := applyConfig(ctx, o, gw, getenv, stdout); err != nil {
 			return fmt.Errorf("-config %s: %w", o.config, err)
@@ -388,6 +396,9 @@ func serve(ctx context.Context, o options, getenv func(string) string, stdout, s
 		fmt.Fprintln(stdout, n)
 	}
 	fmt.Fprintf(stdout, "gateway %q, store %s, limiter %s\n", o.gatewayID, redact(o.store), o.limiter)
+	if o.console {
+		fmt.Fprintf(stdout, "admin console at http://%s/ui/\n", adminLn.Addr())
+	}
 	fmt.Fprintf(stdout, "data plane listening on %s\n", dataLn.Addr())
 	fmt.Fprintf(stdout, "admin API listening on %s\n", adminLn.Addr())
 	if metricsLn != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -65,4 +66,22 @@ func TestLogLevel(t *testing.T) {
 func waitStatus(t *testing.T, url string, want int, headers ...string) {
 	t.Helper()
 	require.Eventually(t, func() bool { return do(t, http.MethodGet, url, "", headers...).status == want }, 10e9, 5e6)
+}
+
+// TestAdminConsoleFlag: the console is off unless -admin-console asks for
+// it, and then served at /ui/ on the admin listener without the key (the
+// page holds no data; its API calls need the key).
+func TestAdminConsoleFlag(t *testing.T) {
+	t.Parallel()
+	off := startGateway(t)
+	require.NotContains(t, off.stdout.String(), "admin console")
+	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodGet, off.admin+"/ui/", "").status, "without the flag /ui/ is an admin path like any other")
+
+	on := startGatewayWith(t, []string{"-listen", "127.0.0.1:0", "-admin-listen", "127.0.0.1:0", "-admin-key", "console-admin-key", "-store", "memory"},
+		map[string]string{"GATEHOUSE_ADMIN_CONSOLE": "true"})
+	require.Contains(t, on.stdout.String(), "admin console at http://"+strings.TrimPrefix(on.admin, "http://")+"/ui/")
+	r := do(t, http.MethodGet, on.admin+"/ui/", "")
+	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, string(r.body), "<html")
+	require.Equal(t, http.StatusUnauthorized, do(t, http.MethodGet, on.admin+"/api/consumers", "").status, "the API still needs the key")
 }
