@@ -49,7 +49,10 @@ func TestMain(m *testing.M) {
 // handler, commits) does not share B's core, and what is left is B's
 // following the store: the notification, the read back, the apply. The
 // client makes b.N sequential key-auth requests on B over HTTP and reports
-// their p50 and p99. Sides alternate with -count. Needs taskset, 2 CPUs and
+// their p50 and p99. The control, elsewhere=100/s, makes the same writes
+// through an instance of another deployment on CPU 1: what the writes cost
+// B without B following them (caches, memory and the hypervisor are shared
+// by both CPUs). Alternate the sides with one invocation each. Needs taskset, 2 CPUs and
 // the services' variables; moves PostgreSQL's and Redis's processes to CPU 1
 // for its duration and back to every CPU after.
 func BenchmarkDataPlaneIsolated(b *testing.B) {
@@ -93,6 +96,17 @@ func BenchmarkDataPlaneIsolated(b *testing.B) {
 	}
 	srvA := httptest.NewServer(instA.handler)
 	b.Cleanup(func() { srvA.Close(); instA.Close() })
+	// The control: an instance of another deployment (a schema of its own),
+	// on CPU 1 too, taking the same writes, none of which B hears of.
+	otherDSN, otherSchema := testenv.PostgresSchema(b)
+	ocfg := cfg
+	ocfg.Postgres, ocfg.Schema = otherDSN, otherSchema
+	instO, err := newInstance(ctx, ocfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srvO := httptest.NewServer(instO.handler)
+	b.Cleanup(func() { srvO.Close(); instO.Close() })
 
 	env := append(os.Environ(), "GATEHOUSE_POSTGRES="+dsn, "GATEHOUSE_REDIS="+redisURL, "GATEHOUSE_SECRET_KEYS="+keys,
 		"GATEHOUSE_ADMIN_KEY="+adminKey, "GATEHOUSE_SCHEMA="+schema, "GATEHOUSE_REDIS_PREFIX="+prefix)
@@ -103,9 +117,10 @@ func BenchmarkDataPlaneIsolated(b *testing.B) {
 	within(b, 5*time.Second, bURL+"/whoami", key, http.StatusOK)
 
 	for _, tc := range []struct {
-		name string
-		rate int
-	}{{"quiet", 0}, {"writes=100/s", 100}} {
+		name   string
+		rate   int
+		target string
+	}{{"quiet", 0, ""}, {"writes=100/s", 100, srvA.URL}, {"elsewhere=100/s", 100, srvO.URL}} {
 		b.Run(tc.name, func(b *testing.B) {
 			var writes, failed atomic.Int64
 			stop, done := make(chan struct{}), make(chan struct{})
@@ -123,7 +138,7 @@ func BenchmarkDataPlaneIsolated(b *testing.B) {
 					case <-tick.C:
 					}
 					name := fmt.Sprintf("writer-%03d", i%100)
-					if !put(srvA.URL+"/admin/api/consumers/"+name, fmt.Sprintf(`{"username":%q,"labels":{"n":"%d"}}`, name, i)) {
+					if !put(tc.target+"/admin/api/consumers/"+name, fmt.Sprintf(`{"username":%q,"labels":{"n":"%d"}}`, name, i)) {
 						failed.Add(1)
 					}
 					writes.Add(1)
