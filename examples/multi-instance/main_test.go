@@ -154,12 +154,14 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 	require.Equal(t, "alice\n", body)
 
 	// 300 requests, spread over both instances from 6 clients at once: the
-	// limit is shared, exactly 100 pass.
+	// limit is shared, 100 pass (and one more for each 600 ms the requests
+	// take: the limit's capacity comes back continuously, GCRA).
 	var (
 		mu     sync.Mutex
 		counts = map[int]int{}
 		wg     sync.WaitGroup
 	)
+	start := time.Now()
 	for c := range 6 {
 		wg.Go(func() {
 			for i := range 50 {
@@ -175,7 +177,11 @@ func TestTwoInstancesShareEverything(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.Equal(t, map[int]int{http.StatusOK: ordersPerMinute, http.StatusTooManyRequests: 300 - ordersPerMinute}, counts)
+	refill := int(time.Since(start) / (time.Minute / ordersPerMinute))
+	allowed := counts[http.StatusOK]
+	require.True(t, allowed >= ordersPerMinute && allowed <= ordersPerMinute+refill,
+		"%d of 300 let through, want %d (+%d for the time the requests took); statuses %v", allowed, ordersPerMinute, refill, counts)
+	require.Equal(t, map[int]int{http.StatusOK: allowed, http.StatusTooManyRequests: 300 - allowed}, counts)
 
 	status, _ = admin(a, http.MethodDelete, "/api/consumers/alice/credentials/"+id, "")
 	require.Equal(t, http.StatusNoContent, status)
