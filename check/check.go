@@ -20,18 +20,12 @@ import (
 
 // Consumer checks the consumer's fields and its plugins' settings.
 func Consumer(reg *plugin.Registry, c *consumer.Consumer) error {
-	var e validation.Error
-	e.Merge("", c.Validate())
-	e.Merge("", reg.Validate("plugins", c.Plugins))
-	return e.Err()
+	return withPlugins(reg, c.Validate(), c.Plugins)
 }
 
 // Route checks the route's fields and its plugins' settings.
 func Route(reg *plugin.Registry, r *route.Route) error {
-	var e validation.Error
-	e.Merge("", r.Validate())
-	e.Merge("", reg.Validate("plugins", r.Plugins))
-	return e.Err()
+	return withPlugins(reg, r.Validate(), r.Plugins)
 }
 
 // Group checks a service group's fields.
@@ -39,9 +33,15 @@ func Group(g *servicegroup.Group) error { return g.Validate() }
 
 // Gateway checks a gateway's fields and its plugins' settings.
 func Gateway(reg *plugin.Registry, g *consumergroup.Gateway) error {
+	return withPlugins(reg, g.Validate(), g.Plugins)
+}
+
+// withPlugins joins the problems of an object's own fields (fields, what its
+// Validate returned) with those of its plugins' settings, under "plugins".
+func withPlugins(reg *plugin.Registry, fields error, plugins map[string]json.RawMessage) error {
 	var e validation.Error
-	e.Merge("", g.Validate())
-	e.Merge("", reg.Validate("plugins", g.Plugins))
+	e.Merge("", fields)
+	e.Merge("", reg.Validate("plugins", plugins))
 	return e.Err()
 }
 

@@ -323,26 +323,14 @@ func (b *builder) gateway() {
 		b.p.merge("", err)
 		return
 	}
-	if cur != nil && sameJSON(stamped(cur.Clone(), gatewayStamps), stamped(next.Clone(), gatewayStamps)) {
-		b.pl.same(kindGateway)
-		return
-	}
-	act := actUpdate
-	if cur == nil {
-		act = actCreate
-	}
-	b.pl.write(kindGateway, act, fmt.Sprintf("gateway %q", id), func(ctx context.Context, s store.Store) error {
-		_, _, err := s.PutGateway(ctx, id, func(c *consumergroup.Gateway) (*consumergroup.Gateway, error) {
-			n := next.Clone()
-			if c != nil {
-				n.Name, n.CreatedAt, n.UpdatedAt = c.Name, c.CreatedAt, c.UpdatedAt
-				if b.f.Plugins == nil && !b.cfg.prune {
-					n.Plugins = c.Plugins
-				}
+	gatewayKind.plan(b, id, gatewayKind.desc(id), cur, next, func(n, c *consumergroup.Gateway) error {
+		if c != nil {
+			n.Name = c.Name
+			if b.f.Plugins == nil && !b.cfg.prune {
+				n.Plugins = c.Plugins
 			}
-			return n, nil
-		})
-		return err
+		}
+		return nil
 	})
 }
 
@@ -353,44 +341,17 @@ func (b *builder) groups() {
 		path := fmt.Sprintf("groups[%d]", i)
 		ent := g.entity()
 		b.p.merge(path, check.Group(ent))
-		if g.ID == "" {
-			b.p.add(path+".id", "is required")
+		if !b.firstID(seen, "groups", i, g.ID) {
 			continue
 		}
-		if j, dup := seen[g.ID]; dup {
-			b.p.add(path+".id", fmt.Sprintf("%q is also the id of groups[%d]", g.ID, j))
-			continue
-		}
-		seen[g.ID] = i
-		cur := b.x.groups[g.ID]
-		if cur != nil && sameJSON(stamped(cur.Clone(), groupStamps), stamped(ent.Clone(), groupStamps)) {
-			b.pl.same(kindGroup)
-			continue
-		}
-		b.pl.write(kindGroup, actOf(cur != nil), fmt.Sprintf("service group %q", g.ID), func(ctx context.Context, s store.Store) error {
-			_, _, err := s.PutGroup(ctx, ent.ID, func(c *servicegroup.Group) (*servicegroup.Group, error) {
-				n := ent.Clone()
-				if c != nil {
-					n.CreatedAt, n.UpdatedAt = c.CreatedAt, c.UpdatedAt
-				}
-				return n, nil
-			})
-			return err
-		})
+		groupKind.plan(b, ent.ID, groupKind.desc(g.ID), b.x.groups[g.ID], ent, nil)
 	}
-	if b.cfg.prune {
-		for _, id := range sortedKeys(b.x.groups) {
-			if !b.fileGroups[id] {
-				b.pl.del(kindGroup, fmt.Sprintf("service group %q", id), func(ctx context.Context, s store.Store) error {
-					return ignoreNotFound(s.DeleteGroup(ctx, id))
-				})
-			}
-		}
-	}
+	groupKind.prune(b, b.x.groups, func(id string) bool { return !b.fileGroups[id] }, groupKind.desc)
 }
 
 func (b *builder) consumerGroups() {
 	gw := b.cfg.gatewayID
+	desc := func(id string) string { return cgroupKind.desc(id) + fmt.Sprintf(" of gateway %q", gw) }
 	seen, names := map[string]int{}, map[string]int{}
 	for i := range b.f.ConsumerGroups {
 		g := &b.f.ConsumerGroups[i]
@@ -408,47 +369,22 @@ func (b *builder) consumerGroups() {
 				}
 			}
 		}
-		if g.ID == "" {
-			b.p.add(path+".id", "is required")
+		if !b.firstID(seen, "consumer_groups", i, g.ID) {
 			continue
 		}
-		if j, dup := seen[g.ID]; dup {
-			b.p.add(path+".id", fmt.Sprintf("%q is also the id of consumer_groups[%d]", g.ID, j))
-			continue
-		}
-		seen[g.ID] = i
 		cur := b.x.cgroups[g.ID]
 		if cur != nil && cur.GatewayID != gw {
 			b.p.add(path+".id", fmt.Sprintf("%q is a consumer group of gateway %q", g.ID, cur.GatewayID))
 			continue
 		}
-		if cur != nil && sameJSON(stamped(cur.Clone(), cgroupStamps), stamped(ent.Clone(), cgroupStamps)) {
-			b.pl.same(kindConsumerGroup)
-			continue
-		}
-		b.pl.write(kindConsumerGroup, actOf(cur != nil), fmt.Sprintf("consumer group %q of gateway %q", g.ID, gw), func(ctx context.Context, s store.Store) error {
-			_, _, err := s.PutConsumerGroup(ctx, ent.ID, func(c *consumergroup.Group) (*consumergroup.Group, error) {
-				if c != nil && c.GatewayID != gw {
-					return nil, fmt.Errorf("consumer group %q now belongs to gateway %q: %w", c.ID, c.GatewayID, store.ErrConflict)
-				}
-				n := ent.Clone()
-				if c != nil {
-					n.CreatedAt, n.UpdatedAt = c.CreatedAt, c.UpdatedAt
-				}
-				return n, nil
-			})
-			return err
+		cgroupKind.plan(b, ent.ID, desc(g.ID), cur, ent, func(_, c *consumergroup.Group) error {
+			if c != nil && c.GatewayID != gw {
+				return fmt.Errorf("consumer group %q now belongs to gateway %q: %w", c.ID, c.GatewayID, store.ErrConflict)
+			}
+			return nil
 		})
 	}
-	if b.cfg.prune {
-		for _, id := range sortedKeys(b.x.cgroups) {
-			if g := b.x.cgroups[id]; g.GatewayID == gw && !b.fileCGroups[id] {
-				b.pl.del(kindConsumerGroup, fmt.Sprintf("consumer group %q of gateway %q", id, gw), func(ctx context.Context, s store.Store) error {
-					return ignoreNotFound(s.DeleteConsumerGroup(ctx, id))
-				})
-			}
-		}
-	}
+	cgroupKind.prune(b, b.x.cgroups, func(id string) bool { return b.x.cgroups[id].GatewayID == gw && !b.fileCGroups[id] }, desc)
 }
 
 func (b *builder) consumers() {
@@ -463,40 +399,13 @@ func (b *builder) consumers() {
 		if gid := ent.GroupID; gid != "" && consumer.ValidName(gid) && !b.consumerGroupAfter(gid) && (cur == nil || cur.GroupID != gid) {
 			b.p.add(path+".group_id", fmt.Sprintf("%q names no consumer group of the file or the store", gid))
 		}
-		if c.Username == "" {
+		if c.Username == "" || !b.first(seen, "consumers", i, "username", c.Username) {
 			continue
 		}
-		if j, dup := seen[c.Username]; dup {
-			b.p.add(path+".username", fmt.Sprintf("%q is also the username of consumers[%d]", c.Username, j))
-			continue
-		}
-		seen[c.Username] = i
-		switch {
-		case cur != nil && sameJSON(stamped(cur.Clone(), consumerStamps), stamped(ent.Clone(), consumerStamps)):
-			b.pl.same(kindConsumer)
-		default:
-			b.pl.write(kindConsumer, actOf(cur != nil), fmt.Sprintf("consumer %q", c.Username), func(ctx context.Context, s store.Store) error {
-				_, _, err := s.PutConsumer(ctx, ent.Username, func(k *consumer.Consumer) (*consumer.Consumer, error) {
-					n := ent.Clone()
-					if k != nil {
-						n.CreatedAt, n.UpdatedAt = k.CreatedAt, k.UpdatedAt
-					}
-					return n, nil
-				})
-				return err
-			})
-		}
+		consumerKind.plan(b, ent.Username, consumerKind.desc(c.Username), cur, ent, nil)
 		b.credentials(c, path, cur != nil, lookups)
 	}
-	if b.cfg.prune {
-		for _, name := range sortedKeys(b.x.consumers) {
-			if !b.fileConsumers[name] {
-				b.pl.del(kindConsumer, fmt.Sprintf("consumer %q", name), func(ctx context.Context, s store.Store) error {
-					return ignoreNotFound(s.DeleteConsumer(ctx, name))
-				})
-			}
-		}
-	}
+	consumerKind.prune(b, b.x.consumers, func(name string) bool { return !b.fileConsumers[name] }, consumerKind.desc)
 }
 
 func (b *builder) credentials(c *Consumer, path string, exists bool, lookups map[string]string) {
@@ -594,37 +503,129 @@ func (b *builder) routes() {
 				b.p.add(path+".groups", fmt.Sprintf("entry %d (%q) names no service group of the file or the store", k, g))
 			}
 		}
-		if r.ID == "" {
-			b.p.add(path+".id", "is required")
+		if !b.firstID(seen, "routes", i, r.ID) {
 			continue
 		}
-		if j, dup := seen[r.ID]; dup {
-			b.p.add(path+".id", fmt.Sprintf("%q is also the id of routes[%d]", r.ID, j))
-			continue
-		}
-		seen[r.ID] = i
-		if cur != nil && sameJSON(stamped(cur.Clone(), routeStamps), stamped(ent.Clone(), routeStamps)) {
-			b.pl.same(kindRoute)
-			continue
-		}
-		b.pl.write(kindRoute, actOf(cur != nil), fmt.Sprintf("route %q", r.ID), func(ctx context.Context, s store.Store) error {
-			_, _, err := s.PutRoute(ctx, ent.ID, func(c *route.Route) (*route.Route, error) {
-				n := ent.Clone()
-				if c != nil {
-					n.CreatedAt, n.UpdatedAt = c.CreatedAt, c.UpdatedAt
-				}
-				return n, nil
-			})
-			return err
-		})
+		routeKind.plan(b, ent.ID, routeKind.desc(r.ID), cur, ent, nil)
 	}
-	if b.cfg.prune {
-		for _, id := range sortedKeys(b.x.routes) {
-			if !b.fileRoutes[id] {
-				b.pl.del(kindRoute, fmt.Sprintf("route %q", id), func(ctx context.Context, s store.Store) error {
-					return ignoreNotFound(s.DeleteRoute(ctx, id))
-				})
+	routeKind.prune(b, b.x.routes, func(id string) bool { return !b.fileRoutes[id] }, routeKind.desc)
+}
+
+// firstID reports whether list[i] has an id and the first entry of list
+// to have it; when not, it records the problem.
+func (b *builder) firstID(seen map[string]int, list string, i int, id string) bool {
+	if id == "" {
+		b.p.add(fmt.Sprintf("%s[%d].id", list, i), "is required")
+		return false
+	}
+	return b.first(seen, list, i, "id", id)
+}
+
+// first reports whether list[i] is the first entry of list whose field is
+// key (and records it in seen); when not, it records the problem.
+func (b *builder) first(seen map[string]int, list string, i int, field, key string) bool {
+	if j, dup := seen[key]; dup {
+		b.p.add(fmt.Sprintf("%s[%d].%s", list, i, field), fmt.Sprintf("%q is also the %s of %s[%d]", key, field, list, j))
+		return false
+	}
+	seen[key] = i
+	return true
+}
+
+// planKind is how the planner compares, writes and deletes one kind of stored
+// object (T: a service group, a route...), the same for every kind.
+type planKind[T any] struct {
+	kind  kind
+	noun  string // what a plan's op calls it: "service group"
+	clone func(*T) *T
+	// times points at the object's timestamps, which the store keeps.
+	times func(*T) (created, updated *time.Time)
+	// even, when set, fills in a copy what the store may give back in
+	// another form (an empty list for none), before two are compared.
+	even func(*T)
+	put  func(store.Store, context.Context, string, store.Mutator[T]) (*T, bool, error)
+	del  func(store.Store, context.Context, string) error
+}
+
+var (
+	gatewayKind = planKind[consumergroup.Gateway]{kind: kindGateway, noun: "gateway", clone: (*consumergroup.Gateway).Clone,
+		times: func(g *consumergroup.Gateway) (*time.Time, *time.Time) { return &g.CreatedAt, &g.UpdatedAt },
+		put:   store.Store.PutGateway} // never pruned
+	groupKind = planKind[servicegroup.Group]{kind: kindGroup, noun: "service group", clone: (*servicegroup.Group).Clone,
+		times: func(g *servicegroup.Group) (*time.Time, *time.Time) { return &g.CreatedAt, &g.UpdatedAt },
+		put:   store.Store.PutGroup, del: store.Store.DeleteGroup}
+	cgroupKind = planKind[consumergroup.Group]{kind: kindConsumerGroup, noun: "consumer group", clone: (*consumergroup.Group).Clone,
+		times: func(g *consumergroup.Group) (*time.Time, *time.Time) { return &g.CreatedAt, &g.UpdatedAt },
+		even: func(g *consumergroup.Group) {
+			if g.RequiredPlugins == nil {
+				g.RequiredPlugins = []consumergroup.PluginConfig{}
 			}
+		},
+		put: store.Store.PutConsumerGroup, del: store.Store.DeleteConsumerGroup}
+	consumerKind = planKind[consumer.Consumer]{kind: kindConsumer, noun: "consumer", clone: (*consumer.Consumer).Clone,
+		times: func(c *consumer.Consumer) (*time.Time, *time.Time) { return &c.CreatedAt, &c.UpdatedAt },
+		put:   store.Store.PutConsumer, del: store.Store.DeleteConsumer}
+	routeKind = planKind[route.Route]{kind: kindRoute, noun: "route", clone: (*route.Route).Clone,
+		times: func(r *route.Route) (*time.Time, *time.Time) { return &r.CreatedAt, &r.UpdatedAt },
+		put:   store.Store.PutRoute, del: store.Store.DeleteRoute}
+)
+
+// desc names the object id in a plan's op: service group "shop".
+func (k planKind[T]) desc(id string) string { return fmt.Sprintf("%s %q", k.noun, id) }
+
+// same reports whether stored object cur already is next, timestamps aside.
+func (k planKind[T]) same(cur, next *T) bool {
+	a, b := k.clone(cur), k.clone(next)
+	for _, v := range []*T{a, b} {
+		c, u := k.times(v)
+		*c, *u = time.Time{}, time.Time{}
+		if k.even != nil {
+			k.even(v)
+		}
+	}
+	return sameJSON(a, b)
+}
+
+// plan counts next unchanged when cur (the stored object, or nil) already
+// is next, and otherwise plans writing a copy of next under id, keeping the
+// timestamps of the object stored then. adjust, when not nil, is called in
+// the write with that copy and the object stored then (nil for none): it may
+// change the copy or refuse the write.
+func (k planKind[T]) plan(b *builder, id, desc string, cur, next *T, adjust func(n, c *T) error) {
+	if cur != nil && k.same(cur, next) {
+		b.pl.same(k.kind)
+		return
+	}
+	b.pl.write(k.kind, actOf(cur != nil), desc, func(ctx context.Context, s store.Store) error {
+		_, _, err := k.put(s, ctx, id, func(c *T) (*T, error) {
+			n := k.clone(next)
+			if c != nil {
+				nc, nu := k.times(n)
+				cc, cu := k.times(c)
+				*nc, *nu = *cc, *cu
+			}
+			if adjust != nil {
+				if err := adjust(n, c); err != nil {
+					return nil, err
+				}
+			}
+			return n, nil
+		})
+		return err
+	})
+}
+
+// prune plans, with WithPrune, deleting every object of stored (by id) the
+// file no longer holds: those gone reports.
+func (k planKind[T]) prune(b *builder, stored map[string]*T, gone func(id string) bool, desc func(id string) string) {
+	if !b.cfg.prune {
+		return
+	}
+	for _, id := range sortedKeys(stored) {
+		if gone(id) {
+			b.pl.del(k.kind, desc(id), func(ctx context.Context, s store.Store) error {
+				return ignoreNotFound(k.del(s, ctx, id))
+			})
 		}
 	}
 }
@@ -642,27 +643,6 @@ func ignoreNotFound(err error) error {
 		return nil
 	}
 	return err
-}
-
-// stamped zeroes the timestamps of v (through stamps) so that two objects
-// compare by their content.
-func stamped[T any](v *T, stamps func(*T) (*time.Time, *time.Time)) *T {
-	c, u := stamps(v)
-	*c, *u = time.Time{}, time.Time{}
-	return v
-}
-
-func gatewayStamps(g *consumergroup.Gateway) (*time.Time, *time.Time) {
-	return &g.CreatedAt, &g.UpdatedAt
-}
-func groupStamps(g *servicegroup.Group) (*time.Time, *time.Time)   { return &g.CreatedAt, &g.UpdatedAt }
-func consumerStamps(c *consumer.Consumer) (*time.Time, *time.Time) { return &c.CreatedAt, &c.UpdatedAt }
-func routeStamps(r *route.Route) (*time.Time, *time.Time)          { return &r.CreatedAt, &r.UpdatedAt }
-func cgroupStamps(g *consumergroup.Group) (*time.Time, *time.Time) {
-	if g.RequiredPlugins == nil {
-		g.RequiredPlugins = []consumergroup.PluginConfig{}
-	}
-	return &g.CreatedAt, &g.UpdatedAt
 }
 
 // sameCredential reports whether stored credential cur already is next (a

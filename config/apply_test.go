@@ -23,43 +23,39 @@ import (
 // ciphertext), on every store.
 func TestApplyTwice(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, b.open(t))
-			res := e.apply(t, fullConfig, secrets)
-			require.Equal(t, config.Counts{Updated: 1}, res.Gateway, "the gateway (made by gatehouse.New) gets the file's plugins")
-			require.Equal(t, config.Counts{Created: 2}, res.Groups)
-			require.Equal(t, config.Counts{Created: 1}, res.ConsumerGroups)
-			require.Equal(t, config.Counts{Created: 3}, res.Consumers)
-			require.Equal(t, config.Counts{Created: 6}, res.Credentials)
-			require.Equal(t, config.Counts{Created: 4}, res.Routes)
+	eachBackend(t, func(t *testing.T, e *env) {
+		res := e.apply(t, fullConfig, secrets)
+		require.Equal(t, config.Counts{Updated: 1}, res.Gateway, "the gateway (made by gatehouse.New) gets the file's plugins")
+		require.Equal(t, config.Counts{Created: 2}, res.Groups)
+		require.Equal(t, config.Counts{Created: 1}, res.ConsumerGroups)
+		require.Equal(t, config.Counts{Created: 3}, res.Consumers)
+		require.Equal(t, config.Counts{Created: 6}, res.Credentials)
+		require.Equal(t, config.Counts{Created: 4}, res.Routes)
 
-			code, who := e.call(t, "orders", "apikey", secrets["ALICE_KEY"])
-			require.Equal(t, http.StatusOK, code)
-			require.Equal(t, "alice", who)
-			code, who = e.call(t, "basic", "Authorization", basic("alice", secrets["ALICE_PASSWORD"]))
-			require.Equal(t, http.StatusOK, code)
-			require.Equal(t, "alice", who)
-			code, who = e.call(t, "jwt", "Authorization", signJWT(t, "bob", secrets["BOB_JWT"]))
-			require.Equal(t, http.StatusOK, code)
-			require.Equal(t, "bob", who)
-			code, who = e.call(t, "apikeys", "Otoroshi-Client-Id", "carol-app", "Otoroshi-Client-Secret", secrets["CAROL_SECRET"])
-			require.Equal(t, http.StatusOK, code)
-			require.Equal(t, "carol", who)
+		code, who := e.call(t, "orders", "apikey", secrets["ALICE_KEY"])
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "alice", who)
+		code, who = e.call(t, "basic", "Authorization", basic("alice", secrets["ALICE_PASSWORD"]))
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "alice", who)
+		code, who = e.call(t, "jwt", "Authorization", signJWT(t, "bob", secrets["BOB_JWT"]))
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "bob", who)
+		code, who = e.call(t, "apikeys", "Otoroshi-Client-Id", "carol-app", "Otoroshi-Client-Secret", secrets["CAROL_SECRET"])
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "carol", who)
 
-			before, err := e.store.Snapshot(context.Background())
-			require.NoError(t, err)
-			res = e.apply(t, fullConfig, secrets)
-			require.Zero(t, res.Changes(), "second apply: %s", res)
-			require.Equal(t, 6, res.Credentials.Unchanged)
-			require.Equal(t, 3, res.Consumers.Unchanged)
-			require.Equal(t, 4, res.Routes.Unchanged)
-			after, err := e.store.Snapshot(context.Background())
-			require.NoError(t, err)
-			requireSameCredentials(t, before, after)
-		})
-	}
+		before, err := e.store.Snapshot(context.Background())
+		require.NoError(t, err)
+		res = e.apply(t, fullConfig, secrets)
+		require.Zero(t, res.Changes(), "second apply: %s", res)
+		require.Equal(t, 6, res.Credentials.Unchanged)
+		require.Equal(t, 3, res.Consumers.Unchanged)
+		require.Equal(t, 4, res.Routes.Unchanged)
+		after, err := e.store.Snapshot(context.Background())
+		require.NoError(t, err)
+		requireSameCredentials(t, before, after)
+	})
 }
 
 // requireSameCredentials: no credential was rewritten.
@@ -112,52 +108,48 @@ func TestApplyDifference(t *testing.T) {
 // it goes (not a consumer group's keys).
 func TestPrune(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, b.open(t))
-			e.apply(t, fullConfig, secrets)
-			ctx := context.Background()
-			// A key issued by the consumer group, outside the file.
-			_, _, err := e.store.PutCredential(ctx, "alice", "group-key", func(*credential.Credential) (*credential.Credential, error) {
-				return &credential.Credential{Name: "group-key", Enabled: true, ConsumerGroup: "premium", Lookup: "key-auth:0000",
-					Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{"key_hash":"0000","key_preview":"..."}`)}}, nil
-			})
-			require.NoError(t, err)
-
-			smaller := cut(fullConfig, "  - username: bob", "  - username: carol") // bob goes
-			smaller = cut(smaller, "      - id: alice-basic", "  - username: carol")
-			smaller = strings.Replace(smaller, "  - username: carol", "  - username: alice2\n  - username: carol", 1)
-			smaller = cut(smaller, "  - id: internal", "consumer_groups:")
-			smaller = cut(smaller, "  - id: jwt\n", "  - id: apikeys")
-
-			res := e.apply(t, smaller, secrets)
-			require.Zero(t, res.Consumers.Deleted+res.Credentials.Deleted+res.Routes.Deleted+res.Groups.Deleted, res.String())
-			_, err = e.store.GetConsumer(ctx, "bob")
-			require.NoError(t, err, "without prune bob stays")
-
-			res = e.apply(t, smaller, secrets, config.WithPrune(true))
-			require.Equal(t, 1, res.Consumers.Deleted, res.String())
-			require.Equal(t, 1, res.Credentials.Deleted, res.String()) // alice-basic
-			require.Equal(t, 1, res.Routes.Deleted, res.String())
-			require.Equal(t, 1, res.Groups.Deleted, res.String())
-			_, err = e.store.GetConsumer(ctx, "bob")
-			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = e.store.GetCredential(ctx, "alice", "alice-basic")
-			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = e.store.GetRoute(ctx, "jwt")
-			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = e.store.GetGroup(ctx, "internal")
-			require.ErrorIs(t, err, store.ErrNotFound)
-			_, err = e.store.GetCredential(ctx, "alice", "group-key")
-			require.NoError(t, err, "a consumer group's key belongs to its group")
-			code, _ := e.call(t, "orders", "apikey", secrets["ALICE_KEY"])
-			require.Equal(t, http.StatusOK, code)
-
-			res = e.apply(t, smaller, secrets, config.WithPrune(true))
-			require.Zero(t, res.Changes(), res.String())
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.apply(t, fullConfig, secrets)
+		ctx := context.Background()
+		// A key issued by the consumer group, outside the file.
+		_, _, err := e.store.PutCredential(ctx, "alice", "group-key", func(*credential.Credential) (*credential.Credential, error) {
+			return &credential.Credential{Name: "group-key", Enabled: true, ConsumerGroup: "premium", Lookup: "key-auth:0000",
+				Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{"key_hash":"0000","key_preview":"..."}`)}}, nil
 		})
-	}
+		require.NoError(t, err)
+
+		smaller := cut(fullConfig, "  - username: bob", "  - username: carol") // bob goes
+		smaller = cut(smaller, "      - id: alice-basic", "  - username: carol")
+		smaller = strings.Replace(smaller, "  - username: carol", "  - username: alice2\n  - username: carol", 1)
+		smaller = cut(smaller, "  - id: internal", "consumer_groups:")
+		smaller = cut(smaller, "  - id: jwt\n", "  - id: apikeys")
+
+		res := e.apply(t, smaller, secrets)
+		require.Zero(t, res.Consumers.Deleted+res.Credentials.Deleted+res.Routes.Deleted+res.Groups.Deleted, res.String())
+		_, err = e.store.GetConsumer(ctx, "bob")
+		require.NoError(t, err, "without prune bob stays")
+
+		res = e.apply(t, smaller, secrets, config.WithPrune(true))
+		require.Equal(t, 1, res.Consumers.Deleted, res.String())
+		require.Equal(t, 1, res.Credentials.Deleted, res.String()) // alice-basic
+		require.Equal(t, 1, res.Routes.Deleted, res.String())
+		require.Equal(t, 1, res.Groups.Deleted, res.String())
+		_, err = e.store.GetConsumer(ctx, "bob")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.store.GetCredential(ctx, "alice", "alice-basic")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.store.GetRoute(ctx, "jwt")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.store.GetGroup(ctx, "internal")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = e.store.GetCredential(ctx, "alice", "group-key")
+		require.NoError(t, err, "a consumer group's key belongs to its group")
+		code, _ := e.call(t, "orders", "apikey", secrets["ALICE_KEY"])
+		require.Equal(t, http.StatusOK, code)
+
+		res = e.apply(t, smaller, secrets, config.WithPrune(true))
+		require.Zero(t, res.Changes(), res.String())
+	})
 }
 
 // cut removes text from the line starting with from up to (not including) to.
@@ -201,48 +193,44 @@ routes:
 // TestInvalidFile: every problem is listed by path, and nothing is written.
 func TestInvalidFile(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, b.open(t))
-			f, err := config.Parse([]byte(invalidConfig))
-			require.NoError(t, err)
-			_, err = config.Apply(context.Background(), e.store, f, e.opts()...)
-			var ve *config.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.ErrorIs(t, err, validation.ErrInvalid)
-			paths := map[string]string{}
-			for _, p := range ve.Problems {
-				paths[p.Path] = p.Message
-			}
-			for _, want := range []string{
-				"groups[0].name",
-				"consumers[1].group_id",
-				"consumers[1].credentials[0].plugins.key-auth", // bob's key is alice's
-				"consumers[1].credentials[1].plugins.key-auth.key",
-				"consumers[1].credentials[2].plugins.hmac-auth", // no secret for a new credential
-				"consumers[2].username",
-				"consumers[3].username", // alice twice
-				"routes[0].groups",
-				"routes[0].plugins.key-auth.header",
-				"routes[0].plugins.no-such-plugin",
-				"routes[1].id",
-				"routes[1].frontend.paths",
-			} {
-				require.Contains(t, paths, want, "problems: %v", err)
-			}
-			require.Contains(t, paths["consumers[1].credentials[0].plugins.key-auth"], "consumers[0].credentials[0]")
-			require.NotContains(t, err.Error(), "shared-key-123456", "a key is never echoed")
-			require.Less(t, strings.Index(err.Error(), "groups[0]"), strings.Index(err.Error(), "routes[0]"), "problems in file order")
+	eachBackend(t, func(t *testing.T, e *env) {
+		f, err := config.Parse([]byte(invalidConfig))
+		require.NoError(t, err)
+		_, err = config.Apply(context.Background(), e.store, f, e.opts()...)
+		var ve *config.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.ErrorIs(t, err, validation.ErrInvalid)
+		paths := map[string]string{}
+		for _, p := range ve.Problems {
+			paths[p.Path] = p.Message
+		}
+		for _, want := range []string{
+			"groups[0].name",
+			"consumers[1].group_id",
+			"consumers[1].credentials[0].plugins.key-auth", // bob's key is alice's
+			"consumers[1].credentials[1].plugins.key-auth.key",
+			"consumers[1].credentials[2].plugins.hmac-auth", // no secret for a new credential
+			"consumers[2].username",
+			"consumers[3].username", // alice twice
+			"routes[0].groups",
+			"routes[0].plugins.key-auth.header",
+			"routes[0].plugins.no-such-plugin",
+			"routes[1].id",
+			"routes[1].frontend.paths",
+		} {
+			require.Contains(t, paths, want, "problems: %v", err)
+		}
+		require.Contains(t, paths["consumers[1].credentials[0].plugins.key-auth"], "consumers[0].credentials[0]")
+		require.NotContains(t, err.Error(), "shared-key-123456", "a key is never echoed")
+		require.Less(t, strings.Index(err.Error(), "groups[0]"), strings.Index(err.Error(), "routes[0]"), "problems in file order")
 
-			snap, err := e.store.Snapshot(context.Background())
-			require.NoError(t, err)
-			require.Empty(t, snap.Consumers)
-			require.Empty(t, snap.Credentials)
-			require.Empty(t, snap.Routes)
-			require.Empty(t, snap.Groups)
-		})
-	}
+		snap, err := e.store.Snapshot(context.Background())
+		require.NoError(t, err)
+		require.Empty(t, snap.Consumers)
+		require.Empty(t, snap.Credentials)
+		require.Empty(t, snap.Routes)
+		require.Empty(t, snap.Groups)
+	})
 }
 
 // TestConflictWithStore: a key held by a credential the file does not name

@@ -13,45 +13,41 @@ import (
 // store it is refused, naming each credential that lacks its secret.
 func TestExportRoundTrip(t *testing.T) {
 	t.Parallel()
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, b.open(t))
-			e.apply(t, fullConfig, secrets)
-			ctx := context.Background()
-			f, err := config.Export(ctx, e.store, e.opts()...)
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.apply(t, fullConfig, secrets)
+		ctx := context.Background()
+		f, err := config.Export(ctx, e.store, e.opts()...)
+		require.NoError(t, err)
+		require.Len(t, f.Consumers, 3)
+		require.Len(t, f.Routes, 4)
+		require.Len(t, f.Groups, 2)
+		require.Len(t, f.ConsumerGroups, 1)
+		require.Contains(t, f.Plugins, "limit-count")
+
+		for _, format := range []config.Format{config.FormatYAML, config.FormatJSON} {
+			out, err := config.Marshal(f, format)
 			require.NoError(t, err)
-			require.Len(t, f.Consumers, 3)
-			require.Len(t, f.Routes, 4)
-			require.Len(t, f.Groups, 2)
-			require.Len(t, f.ConsumerGroups, 1)
-			require.Contains(t, f.Plugins, "limit-count")
-
-			for _, format := range []config.Format{config.FormatYAML, config.FormatJSON} {
-				out, err := config.Marshal(f, format)
-				require.NoError(t, err)
-				for name, secret := range secrets {
-					if name == "CAROL_PUB" {
-						continue // a public key is no secret: it is exported
-					}
-					require.NotContains(t, string(out), secret, "the export holds %s", name)
+			for name, secret := range secrets {
+				if name == "CAROL_PUB" {
+					continue // a public key is no secret: it is exported
 				}
-				back, err := config.Parse(out)
-				require.NoError(t, err)
-				res, err := config.Apply(ctx, e.store, back, e.opts(config.WithPrune(true))...)
-				require.NoError(t, err)
-				require.Zero(t, res.Changes(), "%s: %s", format, res)
-				require.Equal(t, 6, res.Credentials.Unchanged)
+				require.NotContains(t, string(out), secret, "the export holds %s", name)
 			}
-			code, _ := e.call(t, "basic", "Authorization", basic("alice", secrets["ALICE_PASSWORD"]))
-			require.Equal(t, 200, code, "the stored secrets are still the ones that work")
+			back, err := config.Parse(out)
+			require.NoError(t, err)
+			res, err := config.Apply(ctx, e.store, back, e.opts(config.WithPrune(true))...)
+			require.NoError(t, err)
+			require.Zero(t, res.Changes(), "%s: %s", format, res)
+			require.Equal(t, 6, res.Credentials.Unchanged)
+		}
+		code, _ := e.call(t, "basic", "Authorization", basic("alice", secrets["ALICE_PASSWORD"]))
+		require.Equal(t, 200, code, "the stored secrets are still the ones that work")
 
-			fresh := newEnv(t, memoryStore())
-			err = config.Validate(ctx, fresh.store, f, fresh.opts()...)
-			var ve *config.ValidationError
-			require.ErrorAs(t, err, &ve)
-			require.Len(t, ve.Problems, 5, "every credential but the public-key one: %v", err)
-			require.Equal(t, "consumers[0].credentials[0].plugins.basic-auth.password", ve.Problems[0].Path)
-		})
-	}
+		fresh := newEnv(t, memoryStore())
+		err = config.Validate(ctx, fresh.store, f, fresh.opts()...)
+		var ve *config.ValidationError
+		require.ErrorAs(t, err, &ve)
+		require.Len(t, ve.Problems, 5, "every credential but the public-key one: %v", err)
+		require.Equal(t, "consumers[0].credentials[0].plugins.basic-auth.password", ve.Problems[0].Path)
+	})
 }

@@ -58,6 +58,18 @@ var backends = []struct {
 	}},
 }
 
+// eachBackend runs test in parallel on each of the backends, with an env
+// over a new store of that backend.
+func eachBackend(t *testing.T, test func(t *testing.T, e *env)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, newEnv(t, b.open(t)))
+		})
+	}
+}
+
 func newEnv(t *testing.T, s store.Store) *env {
 	t.Helper()
 	ring, _ := keyring.Generate()
