@@ -19,6 +19,10 @@ import (
 	"github.com/gatehousehq/gatehouse/store"
 )
 
+// errSecretGone is the failure of a write whose file entry has no secret
+// while the stored credential it keeps the secret of was deleted meanwhile.
+var errSecretGone = errors.New("the file gives no secret, and the stored credential whose secret it keeps was deleted meanwhile")
+
 // ErrNoRegistry is returned by Validate, Apply and Export without
 // WithRegistry.
 var ErrNoRegistry = errors.New("config: no plugin registry: pass WithRegistry (the gateway's Registry())")
@@ -220,8 +224,27 @@ func build(ctx context.Context, s store.Store, f *File, cfg settings) (*plan, er
 	if err := b.p.err(); err != nil {
 		return nil, err
 	}
+	// Deletes in the documented order (what refers to an object goes
+	// before it), whatever order the kinds were planned in.
+	slices.SortStableFunc(b.pl.deletes, func(x, y op) int { return deleteRank(x.kind) - deleteRank(y.kind) })
 	b.pl.ops = append(b.pl.deletes, b.pl.writes...)
 	return &b.pl, nil
+}
+
+// deleteRank is a kind's place among the deletes: credentials, consumers,
+// routes, consumer groups, service groups.
+func deleteRank(k kind) int {
+	switch k {
+	case kindCredential:
+		return 0
+	case kindConsumer:
+		return 1
+	case kindRoute:
+		return 2
+	case kindConsumerGroup:
+		return 3
+	}
+	return 4
 }
 
 // names records what the file names and what exists once it is applied.
@@ -470,8 +493,15 @@ func (b *builder) credentials(c *Consumer, path string, exists bool, lookups map
 				}
 				// Changed since it was read: seal again over the current one.
 				n := file.entity(username)
-				if _, err := check.Credential(b.cfg.reg, n, cur); err != nil {
+				reveal, err := check.Credential(b.cfg.reg, n, cur)
+				if err != nil {
 					return nil, err
+				}
+				if reveal != nil {
+					// The file gives no secret and the credential it was
+					// to keep one from is gone: never write a key nobody
+					// is shown.
+					return nil, errSecretGone
 				}
 				return n, nil
 			})

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -336,4 +337,84 @@ func TestDryRun(t *testing.T) {
 	snap, err := e.store.Snapshot(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, snap.Consumers)
+}
+
+// vanishingStore deletes a credential just before each write of it: another
+// admin deleting it between the plan and the write.
+type vanishingStore struct{ store.Store }
+
+func (s vanishingStore) PutCredential(ctx context.Context, username, id string, m store.Mutator[credential.Credential]) (*credential.Credential, bool, error) {
+	_ = s.Store.DeleteCredential(ctx, username, id)
+	return s.Store.PutCredential(ctx, username, id, m)
+}
+
+// TestNoSecretNeverInvented: a file entry without its secret keeps the
+// stored one; when that credential is deleted before the write, the write
+// fails instead of storing a generated key nobody is ever shown.
+func TestNoSecretNeverInvented(t *testing.T) {
+	t.Parallel()
+	s := memoryStore()
+	e := newEnv(t, s)
+	e.apply(t, `consumers: [{username: dave, credentials: [{id: main, name: main, plugins: {key-auth: {key: "${DAVE_KEY}"}}}]}]`,
+		map[string]string{"DAVE_KEY": "dave-secret-key-0001"})
+	f, err := config.Parse([]byte(`consumers: [{username: dave, credentials: [{id: main, name: renamed, plugins: {key-auth: {}}}]}]`))
+	require.NoError(t, err)
+	_, err = config.Apply(context.Background(), vanishingStore{s}, f, e.opts()...)
+	var ae *config.ApplyError
+	require.ErrorAs(t, err, &ae)
+	require.Contains(t, err.Error(), "gives no secret")
+	_, err = s.GetCredential(context.Background(), "dave", "main")
+	require.ErrorIs(t, err, store.ErrNotFound, "no credential with an invented key was written")
+}
+
+// deleteLog records the kinds of the deletes made through it, in order.
+type deleteLog struct {
+	store.Store
+	kinds *[]string
+}
+
+func (s deleteLog) DeleteCredential(ctx context.Context, username, id string) error {
+	*s.kinds = append(*s.kinds, "credential")
+	return s.Store.DeleteCredential(ctx, username, id)
+}
+
+func (s deleteLog) DeleteConsumer(ctx context.Context, username string) error {
+	*s.kinds = append(*s.kinds, "consumer")
+	return s.Store.DeleteConsumer(ctx, username)
+}
+
+func (s deleteLog) DeleteRoute(ctx context.Context, id string) error {
+	*s.kinds = append(*s.kinds, "route")
+	return s.Store.DeleteRoute(ctx, id)
+}
+
+func (s deleteLog) DeleteConsumerGroup(ctx context.Context, id string) error {
+	*s.kinds = append(*s.kinds, "consumer group")
+	return s.Store.DeleteConsumerGroup(ctx, id)
+}
+
+func (s deleteLog) DeleteGroup(ctx context.Context, id string) error {
+	*s.kinds = append(*s.kinds, "service group")
+	return s.Store.DeleteGroup(ctx, id)
+}
+
+// TestPruneOrder: prune deletes what refers to an object before it, as
+// documented: credentials, consumers, routes, consumer groups, service
+// groups (so that a delete that fails half-way leaves no reference behind).
+func TestPruneOrder(t *testing.T) {
+	t.Parallel()
+	s := memoryStore()
+	e := newEnv(t, s)
+	e.apply(t, fullConfig, secrets)
+	var kinds []string
+	f, err := config.Parse([]byte(`{}`))
+	require.NoError(t, err)
+	res, err := config.Apply(context.Background(), deleteLog{s, &kinds}, f, e.opts(config.WithPrune(true))...)
+	require.NoError(t, err)
+	require.NotZero(t, res.Changes())
+	order := []string{"credential", "consumer", "route", "consumer group", "service group"}
+	require.True(t, slices.IsSortedFunc(kinds, func(a, b string) int { return slices.Index(order, a) - slices.Index(order, b) }), "deletes in the order %v", kinds)
+	for _, k := range order[1:] { // a deleted consumer takes its credentials along
+		require.Contains(t, kinds, k, "the full config has a %s to delete", k)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential/basicauth"
 	"github.com/gatehousehq/gatehouse/internal/testenv"
+	"github.com/gatehousehq/gatehouse/internal/testlog"
 	"github.com/gatehousehq/gatehouse/keyring"
 	"github.com/gatehousehq/gatehouse/store"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -219,6 +220,8 @@ routes:
     plugins: {apikey-auth: {}}
 `
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+// discard logs nowhere but the suite's log (testlog), which is searched for
+// the tests' secrets.
+func discard() *slog.Logger { return testlog.New(io.Discard) }
 
 func memoryStore() store.Store { return memory.New() }

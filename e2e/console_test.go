@@ -408,6 +408,17 @@ func TestConsole(t *testing.T) {
 	)
 	waitJS(t, tab, "per_user usage for alice", usedOf("per_user")+` === '7'`)
 
+	// Dot segments in the address never reach another admin path: the
+	// console goes back to the consumers instead of fetching "api/".
+	run(t, tab, "a dot segment in the address",
+		chromedp.Navigate(s.admin.URL+"/admin/ui/#/consumers/.."),
+	)
+	waitJS(t, tab, "back to the consumers", `location.hash === '#/consumers'`)
+	_, requests := events.snapshot()
+	for _, u := range requests {
+		require.False(t, strings.HasSuffix(u, "/admin/api/") || strings.HasSuffix(u, "/admin/api"), "the page requested %s", u)
+	}
+
 	// Forgetting the key asks for it again.
 	run(t, tab, "forget the key",
 		chromedp.Click(chromedp.CSS(`#signout`)),

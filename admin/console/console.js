@@ -199,6 +199,9 @@
     } catch (e) {
       parts = [];
     }
+    // A part "." or ".." would step out of the path it is put in (the
+    // browser resolves dot segments, encoded or not): no id is either.
+    if (parts.some((p) => p === '.' || p === '..')) parts = [];
     let done;
     if (parts[0] === 'consumers' && parts.length === 1) done = showConsumers();
     else if (parts[0] === 'consumers' && parts.length === 2) done = showConsumer(parts[1]);

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/config"
@@ -80,11 +81,29 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 			return fmt.Errorf("-secret-keys: %w", err)
 		}
 	}
+	// Export reads a store; it never makes one. A SQLite database that is
+	// not there is a mistake (the wrong directory): an empty file would
+	// be created and exported as {}, which applied with -config-prune
+	// deletes everything.
+	if path, ok := strings.CutPrefix(o.store, "sqlite:"); ok {
+		path = strings.TrimPrefix(path, "//")
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("export: -store %s: no database there (%w); run export where the gateway's database is, or name it with -store", redact(o.store), err)
+		}
+		if _, err := os.Stat(path + keyFileSuffix); ring == nil && err != nil {
+			// Secrets are never exported: keys that open none of them do,
+			// and no key file is left behind.
+			ring, _ = keyring.Generate()
+		}
+	}
 	be, err := openBackends(ctx, o, ring, log)
 	if err != nil {
 		return err
 	}
 	defer be.Close()
+	if ring != nil {
+		be.opts = append(be.opts, gatehouse.WithKeyRing(ring))
+	}
 	// The gateway gives the registry whose schemes redact the credentials.
 	gw, err := gatehouse.New(ctx, be.store, append(be.opts, gatehouse.WithLogger(log), gatehouse.WithGatewayID(o.gatewayID))...)
 	if err != nil {

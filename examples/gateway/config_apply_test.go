@@ -239,3 +239,20 @@ func readAll(t *testing.T, resp *http.Response) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// TestExportNeverMakesAStore: export run where there is no database (the
+// wrong directory) fails and leaves nothing behind, rather than creating
+// an empty store and printing {}: that file applied with -config-prune
+// would delete everything.
+func TestExportNeverMakesAStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "gatehouse.db")
+	var out, errOut testlog.Buffer
+	err := run(context.Background(), []string{"export", "-store", "sqlite://" + db}, envFunc(nil), &out, &errOut)
+	require.ErrorContains(t, err, "no database there")
+	require.Empty(t, out.String())
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "export created files")
+}

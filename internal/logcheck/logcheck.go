@@ -17,7 +17,9 @@ import (
 // secretField matches a secret's value in JSON written in Go source, as a
 // raw string ("password":"…") or an interpreted one (\"password\":\"…\"):
 // the fields of the credential schemes that hold secrets, and key-auth's key.
-var secretField = regexp.MustCompile(`\\?"(?:password|secret|secret_key|clientSecret|client_secret)\\?"\s*:\s*\\?"([^"\\]+)|\\?"key-auth\\?"\s*:\s*\{\s*\\?"key\\?"\s*:\s*\\?"([^"\\]+)`)
+var secretField = regexp.MustCompile(`\\?"(?:password|secret|secret_key|clientSecret|client_secret)\\?"\s*:\s*\\?"([^"\\]+)|\\?"key-auth\\?"\s*:\s*\{\s*\\?"key\\?"\s*:\s*\\?"([^"\\]+)` +
+	// A test's environment of secrets: "ALICE_KEY": "...", "BOB_PASSWORD": "...".
+	`|"[A-Z0-9_]*_(?:KEY|PASSWORD|SECRET|HMAC|JWT)"\s*:\s*"([^"\\]+)`)
 
 // MinLen is the shortest value taken for a secret: shorter ones ("pw", "x")
 // are common words that logs may hold for other reasons.
@@ -29,7 +31,7 @@ const MinLen = 8
 func Secrets(src string) []string {
 	var out []string
 	for _, m := range secretField.FindAllStringSubmatch(src, -1) {
-		v := m[1] + m[2]
+		v := m[1] + m[2] + m[3]
 		if len(v) < MinLen || strings.ContainsAny(v, "`+%{}$ ") {
 			continue
 		}

@@ -22,6 +22,16 @@ func TestSecrets(t *testing.T) {
 		"jwt-auth's key names the credential: not a secret; short and built values are left out")
 }
 
+// TestSecretsOfAnEnvironment: a test's environment of secrets (the config
+// tests' ${NAME}s) counts too.
+func TestSecretsOfAnEnvironment(t *testing.T) {
+	src := `var secrets = map[string]string{"ALICE_KEY": "alice-key-0123456789", "BOB_PASSWORD": "bob-pa55word", "CAROL_PUB": "not-a-secret-0001", "DAVE_KEY": "short"}`
+	require.Equal(t, []string{"alice-key-0123456789", "bob-pa55word"}, Secrets(src))
+	suite, err := SecretsIn("../..")
+	require.NoError(t, err)
+	require.Contains(t, suite, "alice-key-0123456789", "config's test environment")
+}
+
 func TestFind(t *testing.T) {
 	log := "level=DEBUG msg=ok\nlevel=DEBUG msg=\"refused\" key=alice-secret-key\nlevel=INFO msg=fine\n"
 	got, err := Find(strings.NewReader(log), []string{"alice-secret-key", "bob-secret-key"})
