@@ -448,24 +448,16 @@ func (g *Gateway) run(ctx context.Context, changes <-chan store.Change) {
 func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 	switch ch.Kind {
 	case store.KindConsumer:
-		c, err := g.store.GetConsumer(ctx, ch.Consumer)
-		// No plans.Invalidate: plans are kept with the consumer's value,
-		// and the view now holds a new one (Gateway.plan).
-		if errors.Is(err, store.ErrNotFound) {
-			g.view.setConsumer(ch.Consumer, nil)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		known := g.view.hasConsumer(ch.Consumer)
-		g.view.setConsumer(ch.Consumer, c)
-		if !known {
-			return g.loadCredentials(ctx, ch.Consumer)
-		}
+		// A consumer new to the view has no credentials to load: the
+		// view holds the store as of its last load plus every change
+		// since, and each of the consumer's credentials was written after
+		// it, so each is announced after it.
+		return g.applyConsumer(ctx, ch.Consumer, false)
 	case store.KindCredential:
 		if !g.view.hasConsumer(ch.Consumer) {
-			return g.apply(ctx, store.Change{Kind: store.KindConsumer, Consumer: ch.Consumer})
+			// The consumer's own change found it gone, or it was never
+			// announced: read it with every credential it has now.
+			return g.applyConsumer(ctx, ch.Consumer, true)
 		}
 		cr, err := g.store.GetCredential(ctx, ch.Consumer, ch.ID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -503,6 +495,28 @@ func (g *Gateway) apply(ctx context.Context, ch store.Change) error {
 			return err
 		}
 		g.setConsumerGroup(ch.ID, cg)
+	}
+	return nil
+}
+
+// applyConsumer reads consumer username into the view (or removes it, when
+// the store no longer has it). With load, a consumer new to the view comes
+// with every credential it has in the store.
+func (g *Gateway) applyConsumer(ctx context.Context, username string, load bool) error {
+	c, err := g.store.GetConsumer(ctx, username)
+	// No plans.Invalidate: plans are kept with the consumer's value, and the
+	// view now holds a new one (Gateway.plan).
+	if errors.Is(err, store.ErrNotFound) {
+		g.view.setConsumer(username, nil)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	known := g.view.hasConsumer(username)
+	g.view.setConsumer(username, c)
+	if load && !known {
+		return g.loadCredentials(ctx, username)
 	}
 	return nil
 }

@@ -17,11 +17,14 @@ import (
 	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -212,11 +215,15 @@ func (s *Store) listen(ctx context.Context, cfg *pgx.ConnConfig, channel string)
 func (s *Store) wait(ctx context.Context, conn *pgx.Conn) error {
 	for {
 		wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := conn.WaitForNotification(wctx)
+		n, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
-			s.core.Wake()
+			if first, changes, ok := parseAnnouncement(n.Payload); ok {
+				s.core.Announce(first, changes)
+			} else {
+				s.core.Wake()
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
@@ -238,7 +245,7 @@ const flushQuery = `WITH f AS (UPDATE feed SET seq = seq + $1::bigint WHERE one 
 ins AS (INSERT INTO changes (seq, at_ms, kind, deleted, consumer, id)
 	SELECT f.seq - $1::bigint + c.ord, $2, c.kind, c.deleted, c.consumer, c.id
 	FROM f, unnest($3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY AS c (kind, deleted, consumer, id, ord))
-SELECT f.seq, pg_notify($7, f.seq::text) IS NULL FROM f`
+SELECT f.seq, pg_notify($7, f.seq::text || $8) IS NULL FROM f`
 
 func flush(ctx context.Context, tx *sql.Tx, channel string, changes []store.Change, at int64) (int64, error) {
 	kinds := make([]int32, len(changes))
@@ -253,8 +260,61 @@ func flush(ctx context.Context, tx *sql.Tx, channel string, changes []store.Chan
 	}
 	var seq int64
 	var null bool
-	err := tx.QueryRowContext(ctx, flushQuery, int64(len(changes)), at, kinds, deleted, consumers, ids, channel).Scan(&seq, &null)
+	err := tx.QueryRowContext(ctx, flushQuery, int64(len(changes)), at, kinds, deleted, consumers, ids, channel, announcement(changes)).Scan(&seq, &null)
 	return seq, err
+}
+
+// maxAnnouncement bounds the changes a notification carries: PostgreSQL
+// refuses a payload of 8000 bytes or more, and the sequence number comes
+// first.
+const maxAnnouncement = 7900
+
+// announcement is what a notification carries after the last sequence
+// number of its transaction: " " and the changes as JSON
+// ([[kind,deleted,"consumer","id"],...]), so that the other instances
+// need not read the outbox for them; "" when they do not fit.
+func announcement(changes []store.Change) string {
+	rows := make([][4]any, len(changes))
+	for i, c := range changes {
+		deleted := 0
+		if c.Deleted {
+			deleted = 1
+		}
+		rows[i] = [4]any{int(c.Kind), deleted, c.Consumer, c.ID}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil || len(b) > maxAnnouncement {
+		return ""
+	}
+	return " " + string(b)
+}
+
+// parseAnnouncement reads a notification's payload: the transaction's last
+// sequence number and, when it carries them, its changes (ok false for a
+// payload without them, or one that does not read).
+func parseAnnouncement(payload string) (first int64, changes []store.Change, ok bool) {
+	seqText, rest, found := strings.Cut(payload, " ")
+	if !found {
+		return 0, nil, false
+	}
+	last, err := strconv.ParseInt(seqText, 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	var rows [][4]json.RawMessage
+	if err := json.Unmarshal([]byte(rest), &rows); err != nil || len(rows) == 0 {
+		return 0, nil, false
+	}
+	changes = make([]store.Change, len(rows))
+	for i, r := range rows {
+		var kind, deleted int
+		if json.Unmarshal(r[0], &kind) != nil || json.Unmarshal(r[1], &deleted) != nil ||
+			json.Unmarshal(r[2], &changes[i].Consumer) != nil || json.Unmarshal(r[3], &changes[i].ID) != nil {
+			return 0, nil, false
+		}
+		changes[i].Kind, changes[i].Deleted = store.Kind(kind), deleted != 0
+	}
+	return last - int64(len(rows)) + 1, changes, true
 }
 
 // channelName is the NOTIFY channel of the store in schema: at most 63 bytes.

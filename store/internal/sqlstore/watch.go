@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +25,39 @@ type watcher struct {
 	out   chan store.Change
 	wake  chan struct{} // capacity 1: the outbox may have more
 	reset atomic.Bool   // changes may have been missed: send KindReset
+	// dirty is set by Wake (and the poll): the outbox may hold changes
+	// nobody announced, so it must be read.
+	dirty atomic.Bool
+
+	// announced holds changes announced with their rows (Announce), in
+	// sequence order, not yet forwarded: while they follow on from the
+	// last change forwarded, the watcher needs no read of the outbox.
+	mu        sync.Mutex
+	announced []row
+}
+
+// maxAnnounced bounds a watcher's announced rows; past it they are dropped
+// and the outbox is read instead.
+const maxAnnounced = readBatch
+
+// take returns the announced rows that follow on from last, in order, and
+// forgets every row up to them; none when the first announced row after
+// last is not last+1 (the outbox is read then).
+func (w *watcher) take(last int64) []row {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	i := 0
+	for i < len(w.announced) && w.announced[i].seq <= last {
+		i++
+	}
+	rows := w.announced[i:]
+	w.announced = nil
+	for j := range rows {
+		if rows[j].seq != last+1+int64(j) {
+			return nil
+		}
+	}
+	return rows
 }
 
 // Watch delivers a Change for every write committed from now on, read from
@@ -56,6 +90,31 @@ func (s *Store) Wake() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for w := range s.watchers {
+		w.dirty.Store(true)
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Announce tells every watcher of changes committed elsewhere, with their
+// sequence numbers (first, first+1, ...): a watcher to which they follow on
+// forwards them without reading the outbox; another reads it as after
+// Wake. Another instance's notification carries them (store/postgres).
+func (s *Store) Announce(first int64, changes []store.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w := range s.watchers {
+		w.mu.Lock()
+		if len(w.announced)+len(changes) <= maxAnnounced {
+			for i, c := range changes {
+				w.announced = append(w.announced, row{seq: first + int64(i), c: c})
+			}
+		} else {
+			w.announced = nil
+		}
+		w.mu.Unlock()
 		select {
 		case w.wake <- struct{}{}:
 		default:
@@ -71,6 +130,7 @@ func (s *Store) ResetWatchers() {
 	defer s.mu.Unlock()
 	for w := range s.watchers {
 		w.reset.Store(true)
+		w.dirty.Store(true)
 		select {
 		case w.wake <- struct{}{}:
 		default:
@@ -139,9 +199,27 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 		}
 		return false
 	}
+	var known int64 // the newest sequence number a read of the outbox saw
 	for {
 		more := false
-		if head, rows, err := s.next(ctx, last); err == nil {
+		read := true
+		if rows := w.take(last); len(rows) > 0 && !w.reset.Load() {
+			// Announced: forward them as the outbox would have, and read
+			// the outbox only if something else may have come meanwhile
+			// (a Wake: this store's own writes; or the poll).
+			for _, r := range rows {
+				if !send(r.c) {
+					return
+				}
+				last = r.seq
+			}
+			read = w.dirty.Swap(false) || last < known
+		} else {
+			w.dirty.Store(false)
+		}
+		if !read {
+		} else if head, rows, err := s.next(ctx, last); err == nil {
+			known = head
 			if w.reset.Swap(false) || head-last > maxLag {
 				last = head
 				if !send(store.Change{Kind: store.KindReset}) {
@@ -178,6 +256,7 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 			return
 		case <-w.wake:
 		case <-tick.C:
+			w.dirty.Store(true)
 		}
 	}
 }
