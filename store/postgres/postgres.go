@@ -2,9 +2,10 @@
 // instance that opens the same database and schema.
 //
 // Each write is one transaction that appends its changes to an outbox table
-// and NOTIFYs them; every Store keeps one LISTEN connection that wakes its
-// watchers, which read the outbox after the last change they delivered (a
-// poll every second covers a lost notification). When the database cannot be
+// and NOTIFYs them; every Store keeps one LISTEN connection. A notification
+// carries its transaction's changes, which a watcher forwards as they are
+// when they follow on from the last it delivered; otherwise it reads the
+// outbox after that one (a poll every second covers a lost notification). When the database cannot be
 // reached, calls fail with errors matching store.ErrUnavailable, watch
 // channels stay open, and once the listener is back every watcher receives
 // store.KindReset. See store/internal/sqlstore for the schema.
