@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"unsafe"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/consumergroup"
@@ -187,12 +188,16 @@ func (g *Gateway) plan(gen uint64, cr *compiledRoute, id *consumer.Identity) (*p
 	if len(cr.plugins) == 0 && grp == nil && (c == nil || len(c.Plugins) == 0) && len(gw.plugins) == 0 && gw.err == nil {
 		return nil, nil
 	}
+	slot := &cr.plans[planSlot(c)]
+	if m := slot.Load(); m != nil && m.c == c && m.gen == gen {
+		return m.plan, nil
+	}
 	username := ""
 	var version any
 	if c != nil {
 		username, version = c.Username, c
 	}
-	return g.plans.GetVersion(gen, cr.route.ID, username, version, func() (*plugin.Plan, error) {
+	p, err := g.plans.GetVersion(gen, cr.route.ID, username, version, func() (*plugin.Plan, error) {
 		if gw.err != nil {
 			return nil, gw.err
 		}
@@ -212,4 +217,29 @@ func (g *Gateway) plan(gen uint64, cr *compiledRoute, id *consumer.Identity) (*p
 		return plugin.NewPlan(lv, plugin.WithLogger(g.log), plugin.WithMaxBufferedBody(g.maxBufferedBody),
 			plugin.WithCaller(cr.route.ID, c))
 	})
+	if err == nil {
+		slot.Store(&planMemo{gen: gen, c: c, plan: p})
+	}
+	return p, err
+}
+
+// planSlots is how many consumers' plans a route remembers (planMemo).
+const (
+	planSlotBits = 6
+	planSlots    = 1 << planSlotBits
+)
+
+// planMemo is a plan a route remembers for one consumer value: valid while
+// the plan cache's generation is gen (a route, group or gateway change
+// moves it) and the consumer's value is c (a consumer change makes a new
+// one).
+type planMemo struct {
+	gen  uint64
+	c    *consumer.Consumer
+	plan *plugin.Plan
+}
+
+// planSlot is the slot of c's plan among a route's planSlots.
+func planSlot(c *consumer.Consumer) int {
+	return int((uint64(uintptr(unsafe.Pointer(c))) * 0x9e3779b97f4a7c15) >> (64 - planSlotBits))
 }

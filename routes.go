@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/credential"
@@ -62,6 +63,10 @@ type compiledRoute struct {
 	// err is set when the stored route cannot be compiled (a plugin it names
 	// is no longer registered, say): its requests fail closed with 500.
 	err error
+	// plans remembers the plan of the consumers that called the route last
+	// (Gateway.plan), a few atomic loads instead of the plan cache's lock
+	// and hashes; by the consumer value's address, one per slot.
+	plans [planSlots]atomic.Pointer[planMemo]
 }
 
 // routeSet is one immutable generation of compiled routes.

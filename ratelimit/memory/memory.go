@@ -246,6 +246,14 @@ func (l *Limiter) now() int64 {
 
 // check validates one limit and a charge as Allow and AllowAll do.
 func check(limit ratelimit.Limit, n int64) error {
+	if limit.Count > 0 && int64(limit.Window) >= limit.Count && n >= 0 {
+		return nil // valid: small enough to inline on every request
+	}
+	return invalid(limit, n)
+}
+
+// invalid is check's error for a limit or charge it does not accept.
+func invalid(limit ratelimit.Limit, n int64) error {
 	if err := limit.Validate(); err != nil {
 		return fmt.Errorf("memory limiter: %w", err)
 	}
