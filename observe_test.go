@@ -18,7 +18,7 @@ import (
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/consumer"
 	"github.com/gatehousehq/gatehouse/internal/testnet"
-	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	rlmemory "github.com/gatehousehq/gatehouse/ratelimit/memory"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/store/memory"
@@ -70,14 +70,7 @@ func observedFixture(t testing.TB, opts []gatehouse.Option, routes ...route.Rout
 	return &fixture{t: t, st: st, gw: gw}
 }
 
-// downLimiter is a limiter whose back-end is unreachable.
-type downLimiter struct{}
-
 var errLimiterDown = errors.New("limiter back-end unreachable")
-
-func (downLimiter) Allow(context.Context, string, ratelimit.Limit, int64) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, errLimiterDown
-}
 
 func TestObserverOutcomes(t *testing.T) {
 	rec := &recorder{}
@@ -159,7 +152,7 @@ func TestObserverLimiterErrors(t *testing.T) {
 			rec := &recorder{}
 			r := keyRoute("limited", `{}`)
 			r.Plugins["limit-count"] = json.RawMessage(`{"count":10,"time_window":60,"key_type":"consumer","allow_degradation":` + map[bool]string{true: "true", false: "false"}[tc.degrade] + `}`)
-			f := observedFixture(t, []gatehouse.Option{gatehouse.WithObserver(rec), gatehouse.WithLimiter(downLimiter{})}, r)
+			f := observedFixture(t, []gatehouse.Option{gatehouse.WithObserver(rec), gatehouse.WithLimiter(limitertest.Down(errLimiterDown))}, r)
 			f.consumer(consumer.Consumer{Username: "alice"})
 			f.key("alice", "k", "alice-key-0001")
 			h := f.gw.Protect("limited", echo)

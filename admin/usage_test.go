@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,39 +14,26 @@ import (
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/admin"
-	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/ratelimit/memory"
 	"github.com/gatehousehq/gatehouse/route"
 	stmemory "github.com/gatehousehq/gatehouse/store/memory"
 )
 
-// switchLimiter passes calls to next, or fails them while down is set.
-type switchLimiter struct {
-	next ratelimit.Limiter
-	down atomic.Bool
-}
-
 var errLimiterDown = errors.New("limiter down")
-
-func (l *switchLimiter) Allow(ctx context.Context, key string, limit ratelimit.Limit, n int64) (ratelimit.Decision, error) {
-	if l.down.Load() {
-		return ratelimit.Decision{}, errLimiterDown
-	}
-	return l.next.Allow(ctx, key, limit, n)
-}
 
 // usageEnv is a gateway (memory store, a memory limiter on a clock that
 // stands still) serving route "orders" with key-auth, and its admin handler.
 type usageEnv struct {
 	*env
-	limiter *switchLimiter
+	limiter *limitertest.Switch
 	orders  http.Handler
 }
 
 func newUsageEnv(tb testing.TB) *usageEnv {
 	tb.Helper()
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	lim := &switchLimiter{next: memory.New(memory.WithClock(func() time.Time { return now }))}
+	lim := &limitertest.Switch{Err: errLimiterDown, Next: memory.New(memory.WithClock(func() time.Time { return now }))}
 	st := stmemory.New()
 	gw, err := gatehouse.New(context.Background(), st, gatehouse.WithLimiter(lim),
 		gatehouse.WithRoutes(route.Route{ID: "orders", Plugins: map[string]json.RawMessage{"key-auth": json.RawMessage(`{}`)}}))
@@ -171,7 +157,7 @@ func TestGroupUsageErrors(t *testing.T) {
 
 	require.Equal(t, []any{}, u.must(http.StatusOK, http.MethodGet, groupsPath+"/plain/usage", nil).JSON(t)["limits"])
 
-	u.limiter.down.Store(true)
+	u.limiter.SetDown(true)
 	r = u.do(http.MethodGet, path, nil)
 	requireError(t, r, http.StatusServiceUnavailable, "unavailable")
 	require.Equal(t, "1", r.Header.Get("Retry-After"))

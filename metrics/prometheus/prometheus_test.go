@@ -19,7 +19,7 @@ import (
 	"github.com/gatehousehq/gatehouse/credential"
 	"github.com/gatehousehq/gatehouse/credential/keyauth"
 	ghprom "github.com/gatehousehq/gatehouse/metrics/prometheus"
-	"github.com/gatehousehq/gatehouse/ratelimit"
+	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/route"
 	"github.com/gatehousehq/gatehouse/servicegroup"
 	"github.com/gatehousehq/gatehouse/store"
@@ -140,18 +140,11 @@ gatehouse_requests_total{consumer_group="gold",outcome="allowed",route="orders"}
 	require.Zero(t, n, "no limiter failed")
 }
 
-// downLimiter is a limiter whose back-end is unreachable.
-type downLimiter struct{}
-
-func (downLimiter) Allow(context.Context, string, ratelimit.Limit, int64) (ratelimit.Decision, error) {
-	return ratelimit.Decision{}, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
-}
-
 func TestLimiterDown(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := ghprom.New(reg)
 	require.NoError(t, err)
-	gw := newGateway(t, setup(t), gatehouse.WithObserver(m), gatehouse.WithLimiter(downLimiter{}), gatehouse.WithRoutes(
+	gw := newGateway(t, setup(t), gatehouse.WithObserver(m), gatehouse.WithLimiter(limitertest.Down(errors.New("dial tcp 127.0.0.1:6379: connect: connection refused"))), gatehouse.WithRoutes(
 		keyRoute("open", map[string]string{"limit-count": `{"count":2,"time_window":60,"key_type":"consumer","allow_degradation":true}`}),
 		keyRoute("closed", map[string]string{"limit-count": `{"count":2,"time_window":60,"key_type":"consumer"}`})))
 	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})

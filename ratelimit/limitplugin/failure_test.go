@@ -18,7 +18,7 @@ func TestAllowDegradation(t *testing.T) {
 	closed := e.limitCount(t, `{"count":1,"time_window":60}`)
 	arl := e.advanced(t, premium)
 	c := caller("alice", "premium", "198.51.100.1")
-	e.limiter.failing.Store(true)
+	e.limiter.SetDown(true)
 
 	for range 5 {
 		w := serve(open, c)
@@ -45,14 +45,14 @@ func TestAllowDegradation(t *testing.T) {
 	}
 	require.Equal(t, []slog.Level{slog.LevelError}, e.log.levels(), "one outage, one line")
 
-	e.limiter.failing.Store(false)
+	e.limiter.SetDown(false)
 	for range 3 {
 		require.Equal(t, http.StatusOK, serve(closed, caller("u", "", "198.51.100.9")).Code)
 		e.clock.advance(61e9)
 	}
 	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo}, e.log.levels(), "the recovery is logged once")
 
-	e.limiter.failing.Store(true)
+	e.limiter.SetDown(true)
 	serve(closed, c)
 	serve(open, c)
 	require.Equal(t, []slog.Level{slog.LevelError, slog.LevelInfo, slog.LevelError}, e.log.levels(), "a new outage is logged")
@@ -62,7 +62,7 @@ func TestAllowDegradation(t *testing.T) {
 func TestCancelledRequestIsNotAnOutage(t *testing.T) {
 	e := newEnv(t)
 	p := e.limitCount(t, `{"count":1,"time_window":60}`)
-	e.limiter.failing.Store(true)
+	e.limiter.SetDown(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	o := p.Check(ctx, caller("alice", "", "198.51.100.1"))
@@ -98,7 +98,7 @@ func TestErrorObserver(t *testing.T) {
 	serve(open, caller("alice", "premium", "198.51.100.1"))
 	require.Empty(t, routes, "no failure, nothing reported")
 
-	e.limiter.failing.Store(true)
+	e.limiter.SetDown(true)
 	c := caller("alice", "premium", "198.51.100.1")
 	serve(open, c)
 	serve(arl, c)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gatehousehq/gatehouse/ratelimit"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitertest"
 	"github.com/gatehousehq/gatehouse/ratelimit/limitplugin"
 	"github.com/gatehousehq/gatehouse/ratelimit/memory"
@@ -36,7 +35,7 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 // that tests can read.
 type env struct {
 	clock   *fakeClock
-	limiter *flakyLimiter
+	limiter *limitertest.Switch
 	plugins *limitplugin.Plugins
 	log     *logRecorder
 }
@@ -44,7 +43,7 @@ type env struct {
 func newEnv(t *testing.T, opts ...limitplugin.Option) *env {
 	t.Helper()
 	e := &env{clock: newClock(), log: &logRecorder{}}
-	e.limiter = &flakyLimiter{next: memory.New(memory.WithClock(e.clock.now))}
+	e.limiter = &limitertest.Switch{Err: errDown, Next: memory.New(memory.WithClock(e.clock.now))}
 	opts = append([]limitplugin.Option{limitplugin.WithLogger(slog.New(e.log))}, opts...)
 	e.plugins = limitplugin.New(e.limiter, opts...)
 	return e
@@ -64,20 +63,7 @@ func (e *env) advanced(t *testing.T, settings string) *limitplugin.Limiter {
 	return p.(*limitplugin.Limiter)
 }
 
-// flakyLimiter passes calls to next, or fails them all while failing is set.
-type flakyLimiter struct {
-	next    ratelimit.Limiter
-	failing atomic.Bool
-}
-
 var errDown = errors.New("dial tcp 127.0.0.1:6379: connection refused")
-
-func (f *flakyLimiter) Allow(ctx context.Context, key string, l ratelimit.Limit, n int64) (ratelimit.Decision, error) {
-	if f.failing.Load() {
-		return ratelimit.Decision{}, errDown
-	}
-	return f.next.Allow(ctx, key, l, n)
-}
 
 // logRecorder is a slog.Handler that keeps every record.
 type logRecorder struct {

@@ -124,7 +124,7 @@ func TestUsageNeeds(t *testing.T) {
 func TestUsageLimiterDown(t *testing.T) {
 	e := newEnv(t)
 	p := e.limitCount(t, `{"count":10,"time_window":60,"key_type":"constant"}`)
-	e.limiter.failing.Store(true)
+	e.limiter.SetDown(true)
 	_, err := p.Usage(context.Background(), limitplugin.Caller{})
 	require.ErrorIs(t, err, errDown)
 }
