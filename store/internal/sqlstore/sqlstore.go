@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,7 +351,7 @@ func (r errRow) Scan(...any) error { return r.err }
 func (t *tx) announce(c store.Change) { t.changes = append(t.changes, c) }
 
 // maxAttempts bounds how often write runs a transaction that lost a race.
-const maxAttempts = 5
+const maxAttempts = 20
 
 // userError marks an error that fn decided on (a mutator's, a rule's): it is
 // returned as is, never mapped as a database error.
@@ -389,6 +390,14 @@ func (s *Store) write(ctx context.Context, fn func(*tx) error) error {
 		}
 		class, _ := s.d.Classify(err)
 		if (errors.Is(err, errRace) || class == ErrRetry) && attempt < maxAttempts && ctx.Err() == nil {
+			if attempt > 1 {
+				// Writers that keep losing to each other on one row fall
+				// out of step: a short random wait, longer each time.
+				select {
+				case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(200*time.Microsecond)))):
+				case <-ctx.Done():
+				}
+			}
 			continue
 		}
 		return s.dbErr(ctx, err)
