@@ -217,34 +217,35 @@ func (s *Store) run(ctx context.Context, w *watcher, last int64) {
 		} else {
 			w.dirty.Store(false)
 		}
-		if !read {
-		} else if head, rows, err := s.next(ctx, last); err == nil {
-			known = head
-			if w.reset.Swap(false) || head-last > maxLag {
-				last = head
-				if !send(store.Change{Kind: store.KindReset}) {
-					return
+		if read {
+			if head, rows, err := s.next(ctx, last); err == nil {
+				known = head
+				if w.reset.Swap(false) || head-last > maxLag {
+					last = head
+					if !send(store.Change{Kind: store.KindReset}) {
+						return
+					}
+					continue
 				}
-				continue
+				if head > last && (len(rows) == 0 || rows[0].seq != last+1) {
+					// Pruned under our feet.
+					last = head
+					if !send(store.Change{Kind: store.KindReset}) {
+						return
+					}
+					continue
+				}
+				for _, r := range rows {
+					if !send(r.c) {
+						return
+					}
+					last = r.seq
+					if w.reset.Load() {
+						break
+					}
+				}
+				more = last < head
 			}
-			if head > last && (len(rows) == 0 || rows[0].seq != last+1) {
-				// Pruned under our feet.
-				last = head
-				if !send(store.Change{Kind: store.KindReset}) {
-					return
-				}
-				continue
-			}
-			for _, r := range rows {
-				if !send(r.c) {
-					return
-				}
-				last = r.seq
-				if w.reset.Load() {
-					break
-				}
-			}
-			more = last < head
 		}
 		if more {
 			continue
