@@ -29,7 +29,7 @@ func configLine(t *testing.T, g *gateway) string {
 // one SQLite store (its key file beside it), with secrets for the files.
 func sharedStore(t *testing.T) map[string]string {
 	return map[string]string{
-		"GATEHOUSE_STORE": "sqlite://" + filepath.Join(t.TempDir(), "gatehouse.db"),
+		"GATEHOUSE_STORE": "sqlite://" + filepath.Join(storeDir(t), "gatehouse.db"),
 		"ALICE_KEY":       "alice-env-key-0123456789",
 		"BOB_PASSWORD":    "bob-env-pa55word",
 	}
