@@ -70,12 +70,21 @@ func openBackends(ctx context.Context, o options, ring *keyring.Ring, log *slog.
 	return b, nil
 }
 
+// sqlitePath is the file of a sqlite://file.db (or sqlite:///abs.db) store
+// spec; ok is false for another kind of store.
+func sqlitePath(spec string) (path string, ok bool) {
+	rest, ok := strings.CutPrefix(spec, "sqlite:")
+	return strings.TrimPrefix(rest, "//"), ok
+}
+
+func isSQLite(spec string) bool { _, ok := sqlitePath(spec); return ok }
+
 func (b *backends) openStore(ctx context.Context, spec string, ring *keyring.Ring, log *slog.Logger) error {
 	switch {
 	case spec == "memory":
 		b.store = memory.New()
-	case strings.HasPrefix(spec, "sqlite:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(spec, "sqlite:"), "//")
+	case isSQLite(spec):
+		path, _ := sqlitePath(spec)
 		if path == "" {
 			return fmt.Errorf("-store %q: want sqlite://file.db (relative to the working directory) or sqlite:///absolute/path.db", redact(spec))
 		}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/gatehousehq/gatehouse"
 	"github.com/gatehousehq/gatehouse/config"
@@ -85,8 +84,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	// not there is a mistake (the wrong directory): an empty file would
 	// be created and exported as {}, which applied with -config-prune
 	// deletes everything.
-	if path, ok := strings.CutPrefix(o.store, "sqlite:"); ok {
-		path = strings.TrimPrefix(path, "//")
+	if path, ok := sqlitePath(o.store); ok {
 		if _, err := os.Stat(path); err != nil {
 			return fmt.Errorf("export: -store %s: no database there (%w); run export where the gateway's database is, or name it with -store", redact(o.store), err)
 		}

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
-	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -41,40 +37,10 @@ func BenchmarkDataPlaneUnderAdminWrites(b *testing.B) {
 	}{{"quiet", 0, ""}, {"writes=100/s", 100, a}, {"elsewhere=100/s", 100, other}} {
 		rate, target := tc.rate, tc.target
 		b.Run(tc.name, func(b *testing.B) {
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			var writes, failed atomic.Int64
-			go func() {
-				defer close(done)
-				if rate == 0 {
-					return
-				}
-				tick := time.NewTicker(time.Second / time.Duration(rate))
-				defer tick.Stop()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					body := fmt.Sprintf(`{"username":"writer-%03d","labels":{"n":"%d"}}`, i%100, i)
-					req, _ := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/admin/api/consumers/writer-%03d", target, i%100), strings.NewReader(body))
-					req.Header.Set("X-API-KEY", adminKey)
-					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
-					if err != nil || resp.StatusCode >= 300 {
-						failed.Add(1)
-					}
-					if err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-					}
-					writes.Add(1)
-				}
-			}()
+			w := startWriter(target, rate)
 			time.Sleep(100 * time.Millisecond) // the writer is running
 			var lat []time.Duration
-			start, before := time.Now(), writes.Load()
+			start, before := time.Now(), w.writes.Load()
 			for b.Loop() {
 				t0 := time.Now()
 				req, _ := http.NewRequest(http.MethodGet, bURL+"/whoami", nil)
@@ -90,18 +56,13 @@ func BenchmarkDataPlaneUnderAdminWrites(b *testing.B) {
 					b.Fatalf("status %d", resp.StatusCode)
 				}
 			}
-			elapsed, during := time.Since(start), writes.Load()-before
-			close(stop)
-			<-done
-			if failed.Load() > 0 {
-				b.Fatalf("%d admin writes failed", failed.Load())
+			elapsed, during := time.Since(start), w.writes.Load()-before
+			if failed := w.Stop(); failed > 0 {
+				b.Fatalf("%d admin writes failed", failed)
 			}
-			slices.Sort(lat)
-			us := func(q float64) float64 {
-				return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))]) / float64(time.Microsecond)
-			}
-			b.ReportMetric(us(0.50), "p50-µs")
-			b.ReportMetric(us(0.99), "p99-µs")
+			p := percentiles(lat, 0.50, 0.99)
+			b.ReportMetric(p[0], "p50-µs")
+			b.ReportMetric(p[1], "p99-µs")
 			if rate > 0 {
 				b.ReportMetric(float64(during)/elapsed.Seconds(), "writes/s")
 			}

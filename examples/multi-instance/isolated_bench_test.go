@@ -14,10 +14,8 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -122,43 +120,21 @@ func BenchmarkDataPlaneIsolated(b *testing.B) {
 		target string
 	}{{"quiet", 0, ""}, {"writes=100/s", 100, srvA.URL}, {"elsewhere=100/s", 100, srvO.URL}} {
 		b.Run(tc.name, func(b *testing.B) {
-			var writes, failed atomic.Int64
-			stop, done := make(chan struct{}), make(chan struct{})
-			go func() {
-				defer close(done)
-				if tc.rate == 0 {
-					return
-				}
-				tick := time.NewTicker(time.Second / time.Duration(tc.rate))
-				defer tick.Stop()
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					name := fmt.Sprintf("writer-%03d", i%100)
-					if !put(tc.target+"/admin/api/consumers/"+name, fmt.Sprintf(`{"username":%q,"labels":{"n":"%d"}}`, name, i)) {
-						failed.Add(1)
-					}
-					writes.Add(1)
-				}
-			}()
+			w := startWriter(tc.target, tc.rate)
 			time.Sleep(100 * time.Millisecond) // the writer is running
-			t0, before := time.Now(), writes.Load()
+			t0, before := time.Now(), w.writes.Load()
 			client.Send(fmt.Sprintf("run %s %s %d", bURL+"/whoami", key, b.N))
 			var res clientResult
 			if err := json.Unmarshal([]byte(client.ReadString()), &res); err != nil {
 				b.Fatal(err)
 			}
-			elapsed, during := time.Since(t0), writes.Load()-before
-			close(stop)
-			<-done
+			elapsed, during := time.Since(t0), w.writes.Load()-before
+			failed := w.Stop()
 			if res.Err != "" {
 				b.Fatal(res.Err)
 			}
-			if failed.Load() > 0 {
-				b.Fatalf("%d admin writes failed", failed.Load())
+			if failed > 0 {
+				b.Fatalf("%d admin writes failed", failed)
 			}
 			b.ReportMetric(res.P50, "p50-µs")
 			b.ReportMetric(res.P99, "p99-µs")
@@ -167,24 +143,6 @@ func BenchmarkDataPlaneIsolated(b *testing.B) {
 			}
 		})
 	}
-}
-
-// put writes body to the admin API at url; for goroutines, which must not
-// end the benchmark. It reports whether the write succeeded.
-func put(url, body string) bool {
-	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-API-KEY", adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode < 300
 }
 
 // pin limits every thread of process pid to cpus.
@@ -313,11 +271,8 @@ func runClientRole() int {
 			}
 		}
 		if len(lat) > 0 {
-			slices.Sort(lat)
-			us := func(q float64) float64 {
-				return float64(lat[min(len(lat)-1, int(q*float64(len(lat))))]) / float64(time.Microsecond)
-			}
-			res.P50, res.P99 = us(0.50), us(0.99)
+			p := percentiles(lat, 0.50, 0.99)
+			res.P50, res.P99 = p[0], p[1]
 		}
 		out, _ := json.Marshal(res)
 		fmt.Println(string(out))
